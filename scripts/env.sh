@@ -1,0 +1,21 @@
+# Sourced by the other scripts: where the build lives and how the runtime's WASM is compiled.
+# shellcheck shell=bash
+
+PHR_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PHR_ROOT
+# The cargo target directory lives outside the checkout, so a fresh clone (CI) reuses the build.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/phr-target}"
+# The runtime's WASM build must resolve crates from this workspace's Cargo.lock.
+export WASM_BUILD_WORKSPACE_HINT="$PHR_ROOT"
+# Where rustup could not install wasm32v1-none, scripts/setup.sh linked Debian's rustc as `debian-web`.
+if ! [ -d "$(rustc --print sysroot 2>/dev/null)/lib/rustlib/wasm32v1-none/lib" ] \
+    && rustup toolchain list 2>/dev/null | grep -q '^debian-web'; then
+  export WASM_BUILD_TOOLCHAIN="${WASM_BUILD_TOOLCHAIN:-debian-web}"
+fi
+export PHR_NODE="$CARGO_TARGET_DIR/release/phr-node"
+
+# Builds phr-node and every test binary with ONE feature set (that of `cargo test`), so that the
+# node the scripts run and the node the tests run are the same artifacts, compiled once.
+phr_build() {
+  (cd "$PHR_ROOT" && cargo test --release --locked --workspace --no-run "$@")
+}
