@@ -1,0 +1,26 @@
+//! Runtime API of the consortium pallet.
+//!
+//! The node asks it, at every finalized block, which peers are member nodes (network permissioning);
+//! wallets and auditors ask whether an account is registered and with which roles.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+use codec::Codec;
+use phr_primitives::{HospitalId, NodePeerId, RoleSet};
+
+sp_api::decl_runtime_apis! {
+	#[api_version(1)]
+	pub trait ConsortiumApi<AccountId: Codec> {
+		/// Peer ids of the member hospitals' nodes, ordered by hospital id.
+		fn member_nodes() -> Vec<NodePeerId>;
+		/// Whether `who` may sign extrinsics (admin, validator, staff of a member, or patient).
+		fn is_registered(who: AccountId) -> bool;
+		/// The hospital and roles of a staff member or member admin.
+		fn roles_of(who: AccountId) -> Option<(HospitalId, RoleSet)>;
+		/// Approvals a proposal needs with the current members.
+		fn approvals_needed() -> u32;
+	}
+}

@@ -1,0 +1,87 @@
+//! The structs the consortium pallet keeps in storage and carries in proposals.
+
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use frame_support::{traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound};
+use phr_primitives::{AttributeCode, HospitalId, NodePeerId, RoleSet};
+use scale_info::TypeInfo;
+
+/// A hospital of the consortium.
+#[derive(Encode, Decode, Clone, PartialEq, Eq, MaxEncodedLen, TypeInfo, Debug)]
+#[scale_info(skip_type_params(MaxAdmins))]
+pub struct MemberInfo<AccountId, BlockNumber, MaxAdmins: Get<u32>> {
+	/// Accounts that manage this hospital's staff and patients. Never empty.
+	pub admins: BoundedVec<AccountId, MaxAdmins>,
+	/// The account whose session keys (Aura, GRANDPA) make this hospital's node a validator.
+	pub validator: AccountId,
+	/// The libp2p peer id of the hospital's node: only member nodes may peer.
+	pub node: NodePeerId,
+	/// Block at which the consortium voted the hospital in (0 for founding members).
+	pub joined_at: BlockNumber,
+}
+
+/// A change to the consortium that members vote on.
+#[derive(
+	Encode, Decode, DecodeWithMemTracking, CloneNoBound, PartialEqNoBound, EqNoBound, DebugNoBound,
+	MaxEncodedLen, TypeInfo,
+)]
+#[scale_info(skip_type_params(MaxAdmins))]
+pub enum ConsortiumAction<AccountId: Clone + PartialEq + Eq + core::fmt::Debug, MaxAdmins: Get<u32>> {
+	/// Admit a hospital with its admins, validator account and node.
+	AddMember {
+		hospital: HospitalId,
+		admins: BoundedVec<AccountId, MaxAdmins>,
+		validator: AccountId,
+		node: NodePeerId,
+	},
+	/// Expel a hospital: its admins, validator and staff lose their registration and its vote.
+	RemoveMember { hospital: HospitalId },
+	/// Move a hospital's validator to another account and/or node (key compromise, new hardware).
+	ChangeValidator { hospital: HospitalId, validator: AccountId, node: NodePeerId },
+	/// Replace a hospital's admin accounts.
+	ChangeAdmins { hospital: HospitalId, admins: BoundedVec<AccountId, MaxAdmins> },
+}
+
+/// An open proposal and the members that approved it so far.
+#[derive(Encode, Decode, Clone, PartialEq, Eq, MaxEncodedLen, TypeInfo, Debug)]
+#[scale_info(skip_type_params(MaxAdmins, MaxMembers))]
+pub struct Proposal<
+	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+	BlockNumber,
+	MaxAdmins: Get<u32>,
+	MaxMembers: Get<u32>,
+> {
+	/// The hospital whose admin proposed it.
+	pub proposer: HospitalId,
+	pub action: ConsortiumAction<AccountId, MaxAdmins>,
+	/// Hospitals that approved, sorted, no duplicates. Only current members count.
+	pub approvals: BoundedVec<HospitalId, MaxMembers>,
+	/// After this block the proposal can no longer be approved, only pruned.
+	pub expires_at: BlockNumber,
+}
+
+/// A registered member of a hospital's staff.
+#[derive(Encode, Decode, Clone, PartialEq, Eq, MaxEncodedLen, TypeInfo, Debug)]
+pub struct StaffInfo<BlockNumber> {
+	pub hospital: HospitalId,
+	/// Never contains [`phr_primitives::Role::Admin`]: that role comes from the member's admin list.
+	pub roles: RoleSet,
+	pub department: AttributeCode,
+	pub facility: AttributeCode,
+	pub registered_at: BlockNumber,
+}
+
+/// A patient onboarded by a hospital. The patient belongs to the consortium, not to that hospital:
+/// the record stays when the hospital leaves.
+#[derive(Encode, Decode, Clone, PartialEq, Eq, MaxEncodedLen, TypeInfo, Debug)]
+pub struct PatientInfo<BlockNumber> {
+	pub onboarded_by: HospitalId,
+	pub onboarded_at: BlockNumber,
+}
+
+/// Extrinsics an account has had included in the current rate-limit window.
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Default, MaxEncodedLen, TypeInfo, Debug)]
+pub struct RateWindow<BlockNumber> {
+	/// First block of the window.
+	pub start: BlockNumber,
+	pub used: u32,
+}
