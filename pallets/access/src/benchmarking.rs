@@ -1,0 +1,206 @@
+//! Benchmarks of the access pallet, at the bounds: `g` live grants of the patient.
+
+use super::*;
+use frame_benchmarking::v2::*;
+use frame_system::RawOrigin;
+use phr_primitives::{AttributeCode, AttributePolicy, Rights, RoleSet, Scope, TimeWindow};
+
+fn code(text: &[u8]) -> AttributeCode {
+	text.to_vec().try_into().expect("short code")
+}
+
+fn patient<T: Config>() -> T::AccountId {
+	let who: T::AccountId = account("patient", 0, 0);
+	T::Patients::register_patient_for_benchmark(&who);
+	who
+}
+
+fn staff<T: Config>(name: &'static str, roles: &[Role]) -> T::AccountId {
+	let who: T::AccountId = account(name, 0, 0);
+	let view = StaffView {
+		hospital: 1,
+		roles: RoleSet::from_roles(roles),
+		department: code(b"cardiology"),
+		facility: code(b"main-campus"),
+	};
+	T::Directory::register_staff_for_benchmark(&who, view);
+	who
+}
+
+fn far_future<T: Config>() -> Moment {
+	T::Time::now().saturating_add(365 * 24 * 3_600_000)
+}
+
+/// A grant to staff matching a policy on every attribute, whose last condition (the facility)
+/// fails: `decide` must evaluate it completely.
+fn almost_matching_terms<T: Config>() -> GrantTerms<T::AccountId> {
+	GrantTerms {
+		grantee: Grantee::Policy(AttributePolicy {
+			roles: RoleSet::from_roles(&[Role::Physician]),
+			hospitals: alloc::vec![1].try_into().expect("one hospital"),
+			departments: alloc::vec![code(b"cardiology")].try_into().expect("one department"),
+			facilities: alloc::vec![code(b"main-campus")].try_into().expect("one facility"),
+		}),
+		scope: Scope { categories: CategorySet::all(), records: Default::default() },
+		rights: Rights::READ_APPEND,
+		expires_at: far_future::<T>(),
+		conditions: Conditions {
+			time_window: Some(TimeWindow { start_minute: 0, end_minute: 24 * 60 }),
+			facility: Some(code(b"elsewhere")),
+		},
+	}
+}
+
+/// Fills `patient`'s grants up to `g`.
+fn grants<T: Config>(patient: &T::AccountId, g: u32) {
+	for _ in 0..g {
+		Pallet::<T>::grant(RawOrigin::Signed(patient.clone()).into(), patient.clone(), almost_matching_terms::<T>())
+			.expect("granting works");
+	}
+}
+
+#[benchmarks]
+mod benchmarks {
+	use super::*;
+
+	/// Granting with `g` grants already live.
+	#[benchmark]
+	fn grant(g: Linear<0, { T::MaxGrantsPerPatient::get() - 1 }>) {
+		let patient = patient::<T>();
+		grants::<T>(&patient, g);
+		let grantee: T::AccountId = account("grantee", 0, 0);
+		let terms = GrantTerms { grantee: Grantee::Account(grantee.clone()), ..almost_matching_terms::<T>() };
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(patient.clone()), patient.clone(), terms);
+
+		assert_eq!(GrantsByPatient::<T>::get(&patient).len() as u32, g + 1);
+	}
+
+	/// Revoking the last of `g` grants (the index is searched linearly).
+	#[benchmark]
+	fn revoke(g: Linear<1, { T::MaxGrantsPerPatient::get() }>) {
+		let patient = patient::<T>();
+		grants::<T>(&patient, g);
+		let last = NextGrantId::<T>::get() - 1;
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(patient.clone()), last);
+
+		assert_eq!(GrantsByPatient::<T>::get(&patient).len() as u32, g - 1);
+	}
+
+	#[benchmark]
+	fn amend_expiry() {
+		let patient = patient::<T>();
+		grants::<T>(&patient, 1);
+		let expires_at = far_future::<T>() + 1;
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(patient.clone()), 0, expires_at);
+
+		assert_eq!(GrantOf::<T>::get(0).map(|g| g.terms.expires_at), Some(expires_at));
+	}
+
+	#[benchmark]
+	fn appoint_guardian() {
+		let patient = patient::<T>();
+		let guardian = staff::<T>("guardian", &[Role::Nurse]);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(patient.clone()), guardian.clone(), GuardianPowers { read: true, manage_grants: true });
+
+		assert!(GuardianOf::<T>::contains_key(&patient, &guardian));
+	}
+
+	#[benchmark]
+	fn remove_guardian() {
+		let patient = patient::<T>();
+		let guardian = staff::<T>("guardian", &[Role::Nurse]);
+		Pallet::<T>::appoint_guardian(RawOrigin::Signed(patient.clone()).into(), guardian.clone(), GuardianPowers { read: true, manage_grants: false })
+			.expect("appointing works");
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(guardian.clone()), patient.clone(), guardian.clone());
+
+		assert!(!GuardianOf::<T>::contains_key(&patient, &guardian));
+	}
+
+	#[benchmark]
+	fn open_emergency() {
+		let patient = patient::<T>();
+		let opener = staff::<T>("er-doctor", &[Role::Physician, Role::Emergency]);
+		let duration = T::MaxEmergencyDuration::get();
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(opener.clone()), patient.clone(), H256::repeat_byte(1), duration);
+
+		assert!(LatestEmergency::<T>::contains_key(&opener, &patient));
+	}
+
+	#[benchmark]
+	fn review_emergency() {
+		let patient = patient::<T>();
+		let opener = staff::<T>("er-doctor", &[Role::Physician, Role::Emergency]);
+		let auditor = staff::<T>("auditor", &[Role::Auditor]);
+		Pallet::<T>::open_emergency(RawOrigin::Signed(opener).into(), patient, H256::repeat_byte(1), 1_000)
+			.expect("opening works");
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(auditor), 0);
+
+		assert!(EmergencyOfId::<T>::get(0).and_then(|e| e.reviewed_by).is_some());
+	}
+
+	#[benchmark]
+	fn give_consent() {
+		let patient = patient::<T>();
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(patient.clone()), patient.clone(), 7, CategorySet::all(), far_future::<T>());
+
+		assert!(ConsentOf::<T>::contains_key(&patient, 7));
+	}
+
+	#[benchmark]
+	fn withdraw_consent() {
+		let patient = patient::<T>();
+		Pallet::<T>::give_consent(RawOrigin::Signed(patient.clone()).into(), patient.clone(), 7, CategorySet::all(), far_future::<T>())
+			.expect("consenting works");
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(patient.clone()), patient.clone(), 7);
+
+		assert!(!ConsentOf::<T>::contains_key(&patient, 7));
+	}
+
+	#[benchmark]
+	fn anchor_receipts() {
+		let node = T::Directory::member_account_for_benchmark();
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(node), H256::repeat_byte(3), 1_000);
+
+		assert!(ReceiptBatchOfId::<T>::contains_key(0));
+	}
+
+	/// `decide` for staff over `g` grants that each match up to their last condition.
+	#[benchmark]
+	fn decide(g: Linear<1, { T::MaxGrantsPerPatient::get() }>) {
+		let patient = patient::<T>();
+		let reader = staff::<T>("physician", &[Role::Physician]);
+		let record = T::Records::record_of_category_for_benchmark(&patient, Category::Condition);
+		grants::<T>(&patient, g);
+		let now = T::Time::now();
+		let decision;
+
+		#[block]
+		{
+			decision = Pallet::<T>::decide(&reader, record, Right::Read, Purpose::Treatment, now);
+		}
+
+		assert!(matches!(decision, Decision::Denied(Denial::WrongFacility(_))));
+	}
+
+	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
+}
