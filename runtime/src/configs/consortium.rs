@@ -1,0 +1,31 @@
+//! The consortium: members, votes, staff, patients, and the permissioned transaction pool.
+
+use crate::{BlockNumber, Runtime, DAYS};
+use frame_support::{parameter_types, traits::ConstU32};
+use sp_runtime::Perbill;
+
+/// Most member hospitals (and so validators).
+pub const MAX_MEMBERS: u32 = 32;
+
+parameter_types! {
+	/// Strictly more than two thirds of the members must approve: the same supermajority that
+	/// GRANDPA needs, so no proposal passes without the hospitals that keep the chain final.
+	pub const MoreThanTwoThirds: Perbill = Perbill::from_parts(666_666_667);
+	/// A proposal may be approved for a week.
+	pub const ProposalLifetime: BlockNumber = 7 * DAYS;
+	/// Rate window: 30 blocks (one minute).
+	pub const RateWindowBlocks: BlockNumber = 30;
+}
+
+impl pallet_consortium::Config for Runtime {
+	type MaxMembers = ConstU32<MAX_MEMBERS>;
+	type MaxAdminsPerMember = ConstU32<8>;
+	type MaxProposals = ConstU32<64>;
+	type ProposalLifetime = ProposalLifetime;
+	type ApprovalThreshold = MoreThanTwoThirds;
+	/// 600 extrinsics per account per minute (10 per second on average): far above what a patient's
+	/// wallet or a hospital's integration sends, far below a full block (several thousand).
+	type MaxExtrinsicsPerWindow = ConstU32<600>;
+	type RateWindowBlocks = RateWindowBlocks;
+	type WeightInfo = pallet_consortium::weights::SubstrateWeight<Runtime>;
+}
