@@ -1,0 +1,65 @@
+//! Command line: the standard Substrate node CLI plus the PHR node's own flags.
+
+use sc_cli::RunCmd;
+
+#[derive(Debug, clap::Parser)]
+#[command(
+	about = "A node of the PHR hospital consortium chain: Aura block production, GRANDPA finality, \
+	         permissioned by on-chain consortium membership.",
+	after_help = "Examples:\n  phr-node --dev --tmp\n  phr-node --chain local-consortium --validator --base-path /var/lib/phr/h1\n  phr-node key insert --chain local-consortium --base-path /var/lib/phr/h1 --key-type aura --scheme sr25519 --suri //Alice"
+)]
+pub struct Cli {
+	#[command(subcommand)]
+	pub subcommand: Option<Subcommand>,
+
+	#[clap(flatten)]
+	pub run: RunCmd,
+
+	#[clap(flatten)]
+	pub phr: PhrParams,
+}
+
+/// Flags of the PHR node itself.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PhrParams {
+	/// Peer with any node, not only the consortium members' nodes registered on chain.
+	/// For development only: a hospital's node must never run with this.
+	#[arg(long)]
+	pub open_network: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+#[allow(clippy::large_enum_variant)]
+pub enum Subcommand {
+	/// Key management: generate, inspect and insert keys (session keys into the keystore).
+	#[command(subcommand)]
+	Key(sc_cli::KeySubcommand),
+
+	/// Build a chain specification (JSON) from a preset: dev, local-consortium, deployment-template.
+	BuildSpec(sc_cli::BuildSpecCmd),
+
+	/// Validate blocks.
+	CheckBlock(sc_cli::CheckBlockCmd),
+
+	/// Export blocks.
+	ExportBlocks(sc_cli::ExportBlocksCmd),
+
+	/// Export the state of a given block into a chain spec.
+	ExportState(sc_cli::ExportStateCmd),
+
+	/// Import blocks.
+	ImportBlocks(sc_cli::ImportBlocksCmd),
+
+	/// Remove the whole chain database of this node.
+	PurgeChain(sc_cli::PurgeChainCmd),
+
+	/// Revert the chain to a previous state.
+	Revert(sc_cli::RevertCmd),
+
+	/// Benchmarks: `benchmark pallet` needs a build with `--features runtime-benchmarks`.
+	#[command(subcommand)]
+	Benchmark(frame_benchmarking_cli::BenchmarkCmd),
+
+	/// Database column information.
+	ChainInfo(sc_cli::ChainInfoCmd),
+}

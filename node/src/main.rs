@@ -1,0 +1,16 @@
+//! phr-node: a validator or full node of the PHR hospital consortium chain.
+
+mod chain_spec;
+mod cli;
+mod command;
+mod permissioning;
+mod rpc;
+mod service;
+
+fn main() {
+	if let Err(error) = command::run() {
+		// One line naming what went wrong, never a panic trace.
+		eprintln!("Error: {error}");
+		std::process::exit(1);
+	}
+}

@@ -1,0 +1,224 @@
+//! Helpers for tests that run real `phr-node` processes on loopback: start, kill and restart nodes,
+//! talk JSON-RPC to them, and build signed extrinsics.
+
+#![allow(dead_code)]
+
+use std::{
+	io::{Read, Write},
+	net::{TcpListener, TcpStream},
+	path::{Path, PathBuf},
+	process::{Child, Command, Stdio},
+	time::{Duration, Instant},
+};
+
+use codec::Encode;
+use serde_json::{json, Value};
+use sp_core::H256;
+use sp_keyring::Sr25519Keyring;
+
+pub const PHR_NODE: &str = env!("CARGO_BIN_EXE_phr-node");
+
+/// A free TCP port on loopback (the OS picks it; a later bind may race, which tests tolerate).
+pub fn free_port() -> u16 {
+	TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// Runs `phr-node` with `args` to completion; returns (success, stdout, stderr).
+pub fn run_node_command(args: &[&str]) -> (bool, String, String) {
+	let out = Command::new(PHR_NODE).args(args).output().expect("phr-node runs");
+	(out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// A running node process; killed when dropped.
+pub struct Node {
+	pub name: String,
+	pub rpc_port: u16,
+	pub p2p_port: u16,
+	pub base: PathBuf,
+	args: Vec<String>,
+	child: Option<Child>,
+}
+
+impl Node {
+	/// A node with its ports chosen, not started yet.
+	pub fn new(name: &str, base: &Path) -> Node {
+		Node {
+			name: name.into(),
+			rpc_port: free_port(),
+			p2p_port: free_port(),
+			base: base.to_path_buf(),
+			args: Vec::new(),
+			child: None,
+		}
+	}
+
+	/// Starts `phr-node <args> --base-path <base> --listen-addr <p2p> --rpc-port <rpc>`, logging
+	/// to `<base>.log`.
+	pub fn start(&mut self, args: Vec<String>) {
+		self.args = args;
+		self.spawn();
+	}
+
+	fn spawn(&mut self) {
+		let log = std::fs::OpenOptions::new()
+			.create(true)
+			.append(true)
+			.open(self.base.with_extension("log"))
+			.expect("log file");
+		let child = Command::new(PHR_NODE)
+			.args(&self.args)
+			.arg("--base-path")
+			.arg(&self.base)
+			.args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{}", self.p2p_port)])
+			.args(["--rpc-port", &self.rpc_port.to_string()])
+			.args(["--no-mdns", "--no-prometheus", "--no-telemetry", "--name", &self.name])
+			.stdout(Stdio::null())
+			.stderr(log)
+			.spawn()
+			.expect("phr-node starts");
+		self.child = Some(child);
+	}
+
+	/// SIGKILL: the node gets no chance to shut down cleanly.
+	pub fn kill(&mut self) {
+		if let Some(mut child) = self.child.take() {
+			let _ = child.kill();
+			let _ = child.wait();
+		}
+	}
+
+	pub fn restart(&mut self) {
+		self.kill();
+		self.spawn();
+	}
+
+	pub fn is_running(&mut self) -> bool {
+		matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+	}
+
+	pub fn log_tail(&self) -> String {
+		let log = std::fs::read_to_string(self.base.with_extension("log")).unwrap_or_default();
+		let lines: Vec<&str> = log.lines().collect();
+		lines[lines.len().saturating_sub(15)..].join("\n")
+	}
+
+	pub fn rpc(&self, method: &str, params: Value) -> Result<Value, Value> {
+		rpc(self.rpc_port, method, params)
+	}
+
+	pub fn finalized_height(&self) -> Option<u32> {
+		let hash = self.rpc("chain_getFinalizedHead", json!([])).ok()?;
+		let header = self.rpc("chain_getHeader", json!([hash])).ok()?;
+		hex_number(&header["number"])
+	}
+
+	pub fn best_height(&self) -> Option<u32> {
+		let header = self.rpc("chain_getHeader", json!([])).ok()?;
+		hex_number(&header["number"])
+	}
+
+	/// The libp2p address other nodes can dial.
+	pub fn multiaddr(&self, peer_id: &str) -> String {
+		format!("/ip4/127.0.0.1/tcp/{}/p2p/{peer_id}", self.p2p_port)
+	}
+}
+
+impl Drop for Node {
+	fn drop(&mut self) {
+		self.kill();
+	}
+}
+
+fn hex_number(value: &Value) -> Option<u32> {
+	u32::from_str_radix(value.as_str()?.trim_start_matches("0x"), 16).ok()
+}
+
+/// One JSON-RPC call over HTTP/1.0 (the server closes the connection after answering).
+/// `Ok(result)` or `Err(error object)`; a transport failure is `Err(json!({"transport": ...}))`.
+pub fn rpc(port: u16, method: &str, params: Value) -> Result<Value, Value> {
+	let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+	let transport = |e: std::io::Error| json!({ "transport": e.to_string() });
+	let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(transport)?;
+	stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(transport)?;
+	write!(
+		stream,
+		"POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+		body.len(),
+		body
+	)
+	.map_err(transport)?;
+	let mut response = String::new();
+	stream.read_to_string(&mut response).map_err(transport)?;
+	let json_body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+	let reply: Value = serde_json::from_str(json_body).map_err(|e| json!({ "transport": e.to_string(), "raw": response }))?;
+	match reply.get("error") {
+		Some(error) => Err(error.clone()),
+		None => Ok(reply["result"].clone()),
+	}
+}
+
+/// Polls `condition` every 500 ms until it holds or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+	let start = Instant::now();
+	while start.elapsed() < timeout {
+		if condition() {
+			return true;
+		}
+		std::thread::sleep(Duration::from_millis(500));
+	}
+	condition()
+}
+
+/// What a signature commits to besides the call: the chain and the runtime version.
+pub struct ChainContext {
+	pub genesis: H256,
+	pub spec_version: u32,
+	pub transaction_version: u32,
+}
+
+impl ChainContext {
+	pub fn of(node: &Node) -> ChainContext {
+		let genesis = node.rpc("chain_getBlockHash", json!([0])).expect("genesis hash");
+		let genesis: H256 = serde_json::from_value(genesis).expect("a hash");
+		let version = node.rpc("state_getRuntimeVersion", json!([])).expect("runtime version");
+		ChainContext {
+			genesis,
+			spec_version: version["specVersion"].as_u64().expect("specVersion") as u32,
+			transaction_version: version["transactionVersion"].as_u64().expect("transactionVersion") as u32,
+		}
+	}
+
+	/// An immortal extrinsic calling `call`, signed by `signer` with `nonce`, SCALE-encoded.
+	pub fn signed(&self, call: phr_runtime::RuntimeCall, signer: Sr25519Keyring, nonce: u32) -> Vec<u8> {
+		use phr_runtime::{Runtime, SignedPayload, TxExtension, UncheckedExtrinsic};
+		let extension: TxExtension = (
+			frame_system::CheckNonZeroSender::<Runtime>::new(),
+			frame_system::CheckSpecVersion::<Runtime>::new(),
+			frame_system::CheckTxVersion::<Runtime>::new(),
+			frame_system::CheckGenesis::<Runtime>::new(),
+			frame_system::CheckEra::<Runtime>::from(sp_runtime::generic::Era::Immortal),
+			pallet_consortium::RegisteredSigner::<Runtime>::new(),
+			frame_system::CheckNonce::<Runtime>::from(nonce),
+			frame_system::CheckWeight::<Runtime>::new(),
+		);
+		let implicit = ((), self.spec_version, self.transaction_version, self.genesis, self.genesis, (), (), ());
+		let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
+		let signature = payload.using_encoded(|bytes| signer.sign(bytes));
+		UncheckedExtrinsic::new_signed(
+			call,
+			sp_runtime::MultiAddress::Id(signer.to_account_id()),
+			sp_runtime::MultiSignature::Sr25519(signature),
+			extension,
+		)
+		.encode()
+	}
+}
+
+pub fn to_hex(bytes: &[u8]) -> String {
+	format!("0x{}", hex::encode(bytes))
+}
+
+/// A temporary directory removed when dropped.
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+	tempfile::Builder::new().prefix(prefix).tempdir().expect("a temp dir")
+}
