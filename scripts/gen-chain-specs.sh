@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Generates chain-spec/<name>.json (plain) and chain-spec/<name>-raw.json (raw) from the runtime's
+# genesis presets with `phr-node build-spec`. Never edit those files by hand.
+#   scripts/gen-chain-specs.sh          regenerate
+#   scripts/gen-chain-specs.sh --check  fail if the committed files differ from what the runtime gives
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/env.sh
+source "$here/env.sh"
+cd "$PHR_ROOT"
+
+check=false
+[ "${1:-}" = "--check" ] && check=true
+phr_build
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for chain in dev local-consortium deployment-template; do
+  "$PHR_NODE" build-spec --chain "$chain" --disable-default-bootnode 2>/dev/null >"$out/$chain.json"
+  "$PHR_NODE" build-spec --chain "$chain" --disable-default-bootnode --raw 2>/dev/null >"$out/$chain-raw.json"
+done
+
+if $check; then
+  stale=()
+  for f in "$out"/*.json; do
+    cmp -s "$f" "chain-spec/$(basename "$f")" || stale+=("chain-spec/$(basename "$f")")
+  done
+  if [ ${#stale[@]} -gt 0 ]; then
+    echo "chain specs are stale (run scripts/gen-chain-specs.sh and commit): ${stale[*]}" >&2
+    exit 1
+  fi
+  echo "chain-spec/ matches the runtime's presets"
+else
+  mkdir -p chain-spec
+  cp "$out"/*.json chain-spec/
+  echo "wrote chain-spec/{dev,local-consortium,deployment-template}{,-raw}.json"
+fi
