@@ -40,6 +40,6 @@ fn validator_without_keys_refuses_to_start() {
 	assert_one_line_error(
 		&["--chain", "local-consortium", "--validator", "--base-path", base, "--rpc-port", &rpc, "--port", &p2p, "--no-mdns",
 		  "--node-key", "0000000000000000000000000000000000000000000000000000000000000001"],
-		"keystore has no aura (sr25519) key and no gran (ed25519) key",
+		"keystore has no aura (sr25519) and no gran (ed25519) key",
 	);
 }

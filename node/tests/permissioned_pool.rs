@@ -37,9 +37,7 @@ fn pool_refuses_unregistered_and_admits_patient_without_fees() {
 	let accepted = chain.signed(remark(), Sr25519Keyring::Bob, 0);
 	node.rpc("author_submitExtrinsic", json!([to_hex(&accepted)])).expect("a patient's extrinsic is accepted");
 	let bob = Sr25519Keyring::Bob.to_account_id();
-	let included = wait_until(Duration::from_secs(30), || {
-		node.rpc("system_accountNextIndex", json!([bob.to_string()])).ok() == Some(json!(1))
-	});
+	let included = wait_until(Duration::from_secs(30), || onchain_nonce(&node, &bob) == Some(1));
 	assert!(included, "Bob's remark should be included; log:\n{}", node.log_tail());
 
 	let key = frame_system::Account::<Runtime>::hashed_key_for(&bob);

@@ -49,9 +49,7 @@ fn records_and_keys_apis_answer_over_state_call() {
 		let extrinsic = chain.signed(call, bob, nonce as u32);
 		node.rpc("author_submitExtrinsic", json!([to_hex(&extrinsic)])).expect("Bob's extrinsic is accepted");
 	}
-	let included = wait_until(Duration::from_secs(30), || {
-		node.rpc("system_accountNextIndex", json!([bob.to_account_id().to_string()])).ok() == Some(json!(2))
-	});
+	let included = wait_until(Duration::from_secs(30), || onchain_nonce(&node, &bob.to_account_id()) == Some(2));
 	assert!(included, "both extrinsics should be included; log:\n{}", node.log_tail());
 
 	let record: Option<RecordInfo<AccountId, BlockNumber>> = state_call(&node, "RecordsApi_record", 0u64);

@@ -142,7 +142,7 @@ pub fn rpc(port: u16, method: &str, params: Value) -> Result<Value, Value> {
 	stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(transport)?;
 	write!(
 		stream,
-		"POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+		"POST / HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
 		body.len(),
 		body
 	)
@@ -212,6 +212,14 @@ impl ChainContext {
 		)
 		.encode()
 	}
+}
+
+/// The account's nonce in the best block's state (not counting the pool, unlike
+/// `system_accountNextIndex`): how many of its extrinsics are included.
+pub fn onchain_nonce(node: &Node, account: &phr_runtime::AccountId) -> Option<u32> {
+	let answer = node.rpc("state_call", json!(["AccountNonceApi_account_nonce", to_hex(&account.encode())])).ok()?;
+	let bytes = hex::decode(answer.as_str()?.trim_start_matches("0x")).ok()?;
+	<u32 as codec::Decode>::decode(&mut &bytes[..]).ok()
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {
