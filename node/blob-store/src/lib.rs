@@ -1,0 +1,510 @@
+//! # The ciphertext store
+//!
+//! Every member node keeps the consortium's ciphertexts in a RocksDB database of its own, under its
+//! base path, content-addressed by the blake2-256 hash the chain registers. This crate is that
+//! database and nothing else: it knows nothing of JSON-RPC, the network or the chain's rules, which
+//! the node wires around it.
+//!
+//! ## Layout (column families)
+//! - `meta`: hash → [`BlobMeta`] (size, per-chunk hashes, lifecycle state);
+//! - `chunks`: hash ‖ chunk index (u32, big-endian) → chunk bytes (at most [`CHUNK_SIZE`]);
+//! - `keys`: record ‖ recipient ‖ key epoch (big-endian) → a wrapped data key;
+//! - `nonces`: signer ‖ nonce → expiry (unix ms), to refuse replayed requests.
+//!
+//! ## Lifecycle of a blob
+//! 1. An upload streams chunks in order; nothing is readable until `finish_upload` has checked the
+//!    blake2-256 of the whole ciphertext against the claimed hash and written its metadata with a
+//!    synced write-ahead log. That synced write is the acknowledgement: an acknowledged blob
+//!    survives a crash; an unacknowledged one leaves only chunks without metadata, which `open`
+//!    removes.
+//! 2. The blob is `Pending` until the extrinsic registering its hash is final, then `Pinned`. A
+//!    pending blob expires after [`StoreConfig::pending_ttl_ms`].
+//! 3. When the chain erases the record (or a re-encryption replaces its ciphertext) the blob is
+//!    `Purged`: its chunks are deleted and a tombstone stays, so it is never served again.
+//!
+//! Reads check every chunk against its hash, recorded when the whole blob was verified: a corrupt
+//! chunk is reported as [`StoreError::Corrupt`], never served.
+
+use std::{
+	collections::HashMap,
+	path::Path,
+	sync::{
+		atomic::{AtomicU64, Ordering},
+		Mutex,
+	},
+};
+
+use codec::{Decode, Encode};
+use phr_primitives::{CiphertextHash, RecordId};
+use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
+use sp_core::H256;
+
+/// Largest chunk of an upload or a fetch: 1 MiB keeps a node's memory flat for any blob size.
+pub const CHUNK_SIZE: usize = 1024 * 1024;
+
+const CF_META: &str = "meta";
+const CF_CHUNKS: &str = "chunks";
+const CF_KEYS: &str = "keys";
+const CF_NONCES: &str = "nonces";
+
+fn hash_bytes(bytes: &[u8]) -> H256 {
+	H256::from_slice(blake2b_256_state().update(bytes).finalize().as_bytes())
+}
+
+/// Where a blob is in its lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode)]
+pub enum BlobState {
+	/// Uploaded and verified; waits for its registration to be final.
+	Pending { expires_at_ms: u64 },
+	/// Registered on chain, finalized: kept for good.
+	Pinned,
+	/// Erased or replaced on chain: bytes deleted, never served again.
+	Purged { at_ms: u64 },
+}
+
+/// What the store knows about a blob.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct BlobMeta {
+	pub size: u64,
+	/// blake2-256 of each chunk, checked on every read.
+	pub chunk_hashes: Vec<H256>,
+	pub state: BlobState,
+	pub stored_at_ms: u64,
+}
+
+impl BlobMeta {
+	pub fn chunks(&self) -> u32 {
+		self.chunk_hashes.len() as u32
+	}
+}
+
+/// Limits of the store.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+	/// Largest ciphertext accepted, in bytes.
+	pub max_blob_size: u64,
+	/// How long an uploaded blob waits for its registration before it is deleted.
+	pub pending_ttl_ms: u64,
+	/// Most uploads in progress at once.
+	pub max_open_uploads: usize,
+}
+
+impl Default for StoreConfig {
+	fn default() -> Self {
+		StoreConfig { max_blob_size: 4 * 1024 * 1024 * 1024, pending_ttl_ms: 60 * 60 * 1000, max_open_uploads: 64 }
+	}
+}
+
+/// What went wrong, one variant per answer a caller must be able to tell apart.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+	#[error("the ciphertext is {size} bytes; this node accepts 1 to {max} bytes")]
+	TooLarge { size: u64, max: u64 },
+	#[error("a ciphertext has at least one byte")]
+	Empty,
+	#[error("no upload with id {0} is in progress")]
+	UnknownUpload(u64),
+	#[error("chunk {got} arrived where chunk {expected} was expected")]
+	ChunkOutOfOrder { expected: u32, got: u32 },
+	#[error("chunk of {0} bytes: chunks are 1 to {max} bytes, and only the last may be shorter", max = CHUNK_SIZE)]
+	BadChunk(usize),
+	#[error("the upload has {got} bytes, {expected} were announced")]
+	SizeMismatch { expected: u64, got: u64 },
+	#[error("the uploaded bytes hash to {actual:?}, not to the announced {claimed:?}")]
+	HashMismatch { claimed: H256, actual: H256 },
+	#[error("ciphertext {0:?} is already being uploaded")]
+	UploadInProgress(H256),
+	#[error("{0} uploads are already in progress")]
+	TooManyUploads(usize),
+	#[error("no ciphertext with hash {0:?} is stored")]
+	Unknown(H256),
+	#[error("ciphertext {0:?} was erased")]
+	Purged(H256),
+	#[error("chunk {index} of ciphertext {hash:?} does not match its hash: the local copy is corrupt")]
+	Corrupt { hash: H256, index: u32 },
+	#[error("chunk {index} is beyond the {chunks} chunks of ciphertext {hash:?}")]
+	NoSuchChunk { hash: H256, index: u32, chunks: u32 },
+	#[error("this request's nonce was already used")]
+	Replayed,
+	#[error("no wrapped key for this record and recipient")]
+	NoWrappedKey,
+	#[error("the database failed: {0}")]
+	Database(String),
+	#[error("stored metadata does not decode: {0}")]
+	BadMetadata(String),
+}
+
+impl From<rocksdb::Error> for StoreError {
+	fn from(error: rocksdb::Error) -> Self {
+		StoreError::Database(error.into_string())
+	}
+}
+
+/// An upload in progress: only its place and size are in memory, never its bytes.
+struct Upload {
+	hash: H256,
+	size: u64,
+	received: u64,
+	next_chunk: u32,
+}
+
+/// The store. Cheap to share behind an `Arc`; every method takes `&self`.
+pub struct BlobStore {
+	db: DB,
+	config: StoreConfig,
+	uploads: Mutex<HashMap<u64, Upload>>,
+	next_upload: AtomicU64,
+	/// Serializes nonce checks, so two copies of one request cannot both pass.
+	nonces: Mutex<()>,
+}
+
+fn chunk_key(hash: &H256, index: u32) -> Vec<u8> {
+	let mut key = hash.as_bytes().to_vec();
+	key.extend_from_slice(&index.to_be_bytes());
+	key
+}
+
+fn key_prefix(record: RecordId, recipient: &[u8; 32]) -> Vec<u8> {
+	let mut key = record.to_be_bytes().to_vec();
+	key.extend_from_slice(recipient);
+	key
+}
+
+impl BlobStore {
+	/// Opens (or creates) the store at `path`, and removes the chunks of uploads a crash cut off.
+	pub fn open(path: &Path, config: StoreConfig) -> Result<BlobStore, StoreError> {
+		let mut options = Options::default();
+		options.create_if_missing(true);
+		options.create_missing_column_families(true);
+		let families = [CF_META, CF_CHUNKS, CF_KEYS, CF_NONCES]
+			.into_iter()
+			.map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+		let db = DB::open_cf_descriptors(&options, path, families)?;
+		let store = BlobStore {
+			db,
+			config,
+			uploads: Mutex::new(HashMap::new()),
+			next_upload: AtomicU64::new(1),
+			nonces: Mutex::new(()),
+		};
+		let removed = store.remove_unacknowledged_chunks()?;
+		if removed > 0 {
+			log::info!(target: "phr::blobs", "removed the chunks of {removed} interrupted uploads");
+		}
+		Ok(store)
+	}
+
+	pub fn config(&self) -> &StoreConfig {
+		&self.config
+	}
+
+	fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+		self.db.cf_handle(name).expect("every column family is created at open")
+	}
+
+	fn synced() -> WriteOptions {
+		let mut options = WriteOptions::default();
+		options.set_sync(true);
+		options
+	}
+
+	/// Chunks whose blob has no metadata belong to uploads never acknowledged.
+	fn remove_unacknowledged_chunks(&self) -> Result<usize, StoreError> {
+		let mut orphans: Vec<H256> = Vec::new();
+		for item in self.db.iterator_cf(self.cf(CF_CHUNKS), rocksdb::IteratorMode::Start) {
+			let (key, _) = item?;
+			let hash = H256::from_slice(&key[..32]);
+			if orphans.last() != Some(&hash) && self.meta(&hash)?.is_none() {
+				orphans.push(hash);
+			}
+		}
+		for hash in &orphans {
+			self.delete_chunks(hash, &mut WriteBatch::default(), true)?;
+		}
+		Ok(orphans.len())
+	}
+
+	fn delete_chunks(&self, hash: &H256, batch: &mut WriteBatch, write_now: bool) -> Result<(), StoreError> {
+		batch.delete_range_cf(self.cf(CF_CHUNKS), chunk_key(hash, 0), chunk_key(hash, u32::MAX));
+		batch.delete_cf(self.cf(CF_CHUNKS), chunk_key(hash, u32::MAX));
+		if write_now {
+			self.db.write_opt(std::mem::take(batch), &Self::synced())?;
+		}
+		Ok(())
+	}
+
+	/// The metadata of `hash`, if stored (pending, pinned or purged).
+	pub fn meta(&self, hash: &CiphertextHash) -> Result<Option<BlobMeta>, StoreError> {
+		match self.db.get_pinned_cf(self.cf(CF_META), hash.as_bytes())? {
+			None => Ok(None),
+			Some(bytes) => BlobMeta::decode(&mut &bytes[..])
+				.map(Some)
+				.map_err(|e| StoreError::BadMetadata(e.to_string())),
+		}
+	}
+
+	fn put_meta(&self, hash: &H256, meta: &BlobMeta) -> Result<(), StoreError> {
+		self.db.put_cf_opt(self.cf(CF_META), hash.as_bytes(), meta.encode(), &Self::synced())?;
+		Ok(())
+	}
+
+	/// Starts an upload of a ciphertext of `size` bytes that must hash to `hash`.
+	/// Returns the upload id, or `None` when the ciphertext is already stored (nothing to send).
+	pub fn begin_upload(&self, hash: CiphertextHash, size: u64) -> Result<Option<u64>, StoreError> {
+		if size == 0 {
+			return Err(StoreError::Empty);
+		}
+		if size > self.config.max_blob_size {
+			return Err(StoreError::TooLarge { size, max: self.config.max_blob_size });
+		}
+		match self.meta(&hash)? {
+			Some(BlobMeta { state: BlobState::Purged { .. }, .. }) => return Err(StoreError::Purged(hash)),
+			Some(_) => return Ok(None),
+			None => {},
+		}
+		let mut uploads = self.uploads.lock().expect("upload table lock");
+		if uploads.values().any(|upload| upload.hash == hash) {
+			return Err(StoreError::UploadInProgress(hash));
+		}
+		if uploads.len() >= self.config.max_open_uploads {
+			return Err(StoreError::TooManyUploads(uploads.len()));
+		}
+		let id = self.next_upload.fetch_add(1, Ordering::Relaxed);
+		uploads.insert(id, Upload { hash, size, received: 0, next_chunk: 0 });
+		Ok(Some(id))
+	}
+
+	/// Stores chunk `index` of upload `id`. Chunks come in order; all but the last are exactly
+	/// [`CHUNK_SIZE`] bytes.
+	pub fn put_chunk(&self, id: u64, index: u32, bytes: &[u8]) -> Result<(), StoreError> {
+		let mut uploads = self.uploads.lock().expect("upload table lock");
+		let upload = uploads.get_mut(&id).ok_or(StoreError::UnknownUpload(id))?;
+		if index != upload.next_chunk {
+			return Err(StoreError::ChunkOutOfOrder { expected: upload.next_chunk, got: index });
+		}
+		let after = upload.received + bytes.len() as u64;
+		let is_last = after == upload.size;
+		if bytes.is_empty() || bytes.len() > CHUNK_SIZE || (!is_last && bytes.len() != CHUNK_SIZE) {
+			return Err(StoreError::BadChunk(bytes.len()));
+		}
+		if after > upload.size {
+			return Err(StoreError::SizeMismatch { expected: upload.size, got: after });
+		}
+		self.db.put_cf(self.cf(CF_CHUNKS), chunk_key(&upload.hash, index), bytes)?;
+		upload.received = after;
+		upload.next_chunk += 1;
+		Ok(())
+	}
+
+	/// Abandons upload `id` and deletes what it stored.
+	pub fn abort_upload(&self, id: u64) -> Result<(), StoreError> {
+		let upload = self.uploads.lock().expect("upload table lock").remove(&id).ok_or(StoreError::UnknownUpload(id))?;
+		self.delete_chunks(&upload.hash, &mut WriteBatch::default(), true)
+	}
+
+	/// Checks the whole upload against its hash and, when it matches, acknowledges it durably:
+	/// when this returns `Ok` the blob survives a crash. On a mismatch the chunks are deleted.
+	pub fn finish_upload(&self, id: u64, now_ms: u64) -> Result<BlobMeta, StoreError> {
+		let upload = self.uploads.lock().expect("upload table lock").remove(&id).ok_or(StoreError::UnknownUpload(id))?;
+		if upload.received != upload.size {
+			self.delete_chunks(&upload.hash, &mut WriteBatch::default(), true)?;
+			return Err(StoreError::SizeMismatch { expected: upload.size, got: upload.received });
+		}
+		// Stream the chunks back, one at a time: memory stays at one chunk whatever the size.
+		let mut whole = blake2b_256_state();
+		let mut chunk_hashes = Vec::with_capacity(upload.next_chunk as usize);
+		for index in 0..upload.next_chunk {
+			let chunk = self
+				.db
+				.get_pinned_cf(self.cf(CF_CHUNKS), chunk_key(&upload.hash, index))?
+				.ok_or(StoreError::Corrupt { hash: upload.hash, index })?;
+			whole.update(&chunk);
+			chunk_hashes.push(hash_bytes(&chunk));
+		}
+		let actual = H256::from_slice(whole.finalize().as_bytes());
+		if actual != upload.hash {
+			self.delete_chunks(&upload.hash, &mut WriteBatch::default(), true)?;
+			return Err(StoreError::HashMismatch { claimed: upload.hash, actual });
+		}
+		let meta = BlobMeta {
+			size: upload.size,
+			chunk_hashes,
+			state: BlobState::Pending { expires_at_ms: now_ms.saturating_add(self.config.pending_ttl_ms) },
+			stored_at_ms: now_ms,
+		};
+		// The synced write also makes every chunk written before it durable (one write-ahead log).
+		self.put_meta(&upload.hash, &meta)?;
+		Ok(meta)
+	}
+
+	/// Stores a whole ciphertext in one call (replication, tests): begin, chunks, finish.
+	pub fn put_blob(&self, hash: CiphertextHash, bytes: &[u8], now_ms: u64) -> Result<BlobMeta, StoreError> {
+		let Some(id) = self.begin_upload(hash, bytes.len() as u64)? else {
+			return self.meta(&hash)?.ok_or(StoreError::Unknown(hash));
+		};
+		for (index, chunk) in bytes.chunks(CHUNK_SIZE).enumerate() {
+			if let Err(error) = self.put_chunk(id, index as u32, chunk) {
+				let _ = self.abort_upload(id);
+				return Err(error);
+			}
+		}
+		self.finish_upload(id, now_ms)
+	}
+
+	/// Chunk `index` of a stored (pending or pinned) ciphertext, checked against its hash.
+	pub fn read_chunk(&self, hash: &CiphertextHash, index: u32) -> Result<Vec<u8>, StoreError> {
+		let meta = self.meta(hash)?.ok_or(StoreError::Unknown(*hash))?;
+		if let BlobState::Purged { .. } = meta.state {
+			return Err(StoreError::Purged(*hash));
+		}
+		let expected = meta.chunk_hashes.get(index as usize).ok_or(StoreError::NoSuchChunk {
+			hash: *hash,
+			index,
+			chunks: meta.chunks(),
+		})?;
+		let chunk = self
+			.db
+			.get_cf(self.cf(CF_CHUNKS), chunk_key(hash, index))?
+			.ok_or(StoreError::Corrupt { hash: *hash, index })?;
+		if hash_bytes(&chunk) != *expected {
+			return Err(StoreError::Corrupt { hash: *hash, index });
+		}
+		Ok(chunk)
+	}
+
+	/// The whole ciphertext, checked chunk by chunk (tests and small blobs).
+	pub fn read_blob(&self, hash: &CiphertextHash) -> Result<Vec<u8>, StoreError> {
+		let meta = self.meta(hash)?.ok_or(StoreError::Unknown(*hash))?;
+		let mut bytes = Vec::with_capacity(meta.size as usize);
+		for index in 0..meta.chunks() {
+			bytes.extend_from_slice(&self.read_chunk(hash, index)?);
+		}
+		Ok(bytes)
+	}
+
+	/// The registration of `hash` is final: keep the blob for good. A blob not stored yet is
+	/// left to replication; returns whether it was stored here.
+	pub fn pin(&self, hash: &CiphertextHash) -> Result<bool, StoreError> {
+		let Some(mut meta) = self.meta(hash)? else { return Ok(false) };
+		if let BlobState::Pending { .. } = meta.state {
+			meta.state = BlobState::Pinned;
+			self.put_meta(hash, &meta)?;
+		}
+		Ok(!matches!(meta.state, BlobState::Purged { .. }))
+	}
+
+	/// The chain erased (or replaced) the ciphertext: delete its bytes and keep a tombstone.
+	pub fn purge(&self, hash: &CiphertextHash, now_ms: u64) -> Result<(), StoreError> {
+		let size = self.meta(hash)?.map_or(0, |m| m.size);
+		let tombstone = BlobMeta { size, chunk_hashes: Vec::new(), state: BlobState::Purged { at_ms: now_ms }, stored_at_ms: now_ms };
+		let mut batch = WriteBatch::default();
+		batch.put_cf(self.cf(CF_META), hash.as_bytes(), tombstone.encode());
+		self.delete_chunks(hash, &mut batch, false)?;
+		self.db.write_opt(batch, &Self::synced())?;
+		Ok(())
+	}
+
+	/// Deletes pending blobs whose registration did not come in time; returns their hashes.
+	pub fn expire_pending(&self, now_ms: u64) -> Result<Vec<CiphertextHash>, StoreError> {
+		let mut expired = Vec::new();
+		for item in self.db.iterator_cf(self.cf(CF_META), rocksdb::IteratorMode::Start) {
+			let (key, value) = item?;
+			let meta = BlobMeta::decode(&mut &value[..]).map_err(|e| StoreError::BadMetadata(e.to_string()))?;
+			if let BlobState::Pending { expires_at_ms } = meta.state {
+				if expires_at_ms <= now_ms {
+					expired.push(H256::from_slice(&key));
+				}
+			}
+		}
+		for hash in &expired {
+			let mut batch = WriteBatch::default();
+			batch.delete_cf(self.cf(CF_META), hash.as_bytes());
+			self.delete_chunks(hash, &mut batch, false)?;
+			self.db.write_opt(batch, &Self::synced())?;
+		}
+		Ok(expired)
+	}
+
+	/// Stores `wrapped` (a data key wrapped with HPKE to `recipient`'s X25519 key of `epoch`).
+	pub fn put_wrapped_key(&self, record: RecordId, recipient: &[u8; 32], epoch: u32, wrapped: &[u8]) -> Result<(), StoreError> {
+		let mut key = key_prefix(record, recipient);
+		key.extend_from_slice(&epoch.to_be_bytes());
+		self.db.put_cf_opt(self.cf(CF_KEYS), key, wrapped, &Self::synced())?;
+		Ok(())
+	}
+
+	/// The wrapped key of `record` for `recipient` at the highest epoch, with that epoch.
+	pub fn wrapped_key(&self, record: RecordId, recipient: &[u8; 32]) -> Result<(u32, Vec<u8>), StoreError> {
+		let prefix = key_prefix(record, recipient);
+		let mut upper = prefix.clone();
+		upper.extend_from_slice(&u32::MAX.to_be_bytes());
+		let mode = rocksdb::IteratorMode::From(&upper, rocksdb::Direction::Reverse);
+		for item in self.db.iterator_cf(self.cf(CF_KEYS), mode) {
+			let (key, value) = item?;
+			if !key.starts_with(&prefix) {
+				break;
+			}
+			let epoch = u32::from_be_bytes(key[prefix.len()..].try_into().map_err(|_| StoreError::BadMetadata("key".into()))?);
+			return Ok((epoch, value.to_vec()));
+		}
+		Err(StoreError::NoWrappedKey)
+	}
+
+	/// Deletes every wrapped key of `record` (its erasure is final).
+	pub fn purge_wrapped_keys(&self, record: RecordId) -> Result<(), StoreError> {
+		let from = record.to_be_bytes().to_vec();
+		let to = record.saturating_add(1).to_be_bytes().to_vec();
+		let mut batch = WriteBatch::default();
+		batch.delete_range_cf(self.cf(CF_KEYS), from, to);
+		self.db.write_opt(batch, &Self::synced())?;
+		Ok(())
+	}
+
+	/// Records `nonce` of `signer`, valid until `expires_at_ms`; refuses one already recorded.
+	pub fn use_nonce(&self, signer: &[u8; 32], nonce: &[u8; 16], expires_at_ms: u64) -> Result<(), StoreError> {
+		let mut key = signer.to_vec();
+		key.extend_from_slice(nonce);
+		let _guard = self.nonces.lock().expect("nonce lock");
+		if self.db.get_pinned_cf(self.cf(CF_NONCES), &key)?.is_some() {
+			return Err(StoreError::Replayed);
+		}
+		self.db.put_cf(self.cf(CF_NONCES), key, expires_at_ms.to_be_bytes())?;
+		Ok(())
+	}
+
+	/// Forgets nonces of requests that expired (they would be refused as expired anyway).
+	pub fn prune_nonces(&self, now_ms: u64) -> Result<usize, StoreError> {
+		let mut batch = WriteBatch::default();
+		let mut pruned = 0;
+		for item in self.db.iterator_cf(self.cf(CF_NONCES), rocksdb::IteratorMode::Start) {
+			let (key, value) = item?;
+			let expires = u64::from_be_bytes(value[..8].try_into().unwrap_or([0xff; 8]));
+			if expires < now_ms {
+				batch.delete_cf(self.cf(CF_NONCES), key);
+				pruned += 1;
+			}
+		}
+		self.db.write(batch)?;
+		Ok(pruned)
+	}
+
+	/// Every stored blob with its metadata (status RPC, replication).
+	pub fn blobs(&self) -> Result<Vec<(CiphertextHash, BlobMeta)>, StoreError> {
+		self.db
+			.iterator_cf(self.cf(CF_META), rocksdb::IteratorMode::Start)
+			.map(|item| {
+				let (key, value) = item?;
+				let meta = BlobMeta::decode(&mut &value[..]).map_err(|e| StoreError::BadMetadata(e.to_string()))?;
+				Ok((H256::from_slice(&key), meta))
+			})
+			.collect()
+	}
+}
+
+/// Streaming blake2b-256, the same function as the chain's `ciphertext_hash`.
+fn blake2b_256_state() -> blake2b_simd::State {
+	blake2b_simd::Params::new().hash_length(32).to_state()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,175 @@
+//! Unit tests of the ciphertext store on a real RocksDB in a temporary directory.
+
+use super::*;
+use phr_primitives::ciphertext_hash;
+
+fn open(dir: &tempfile::TempDir) -> BlobStore {
+	BlobStore::open(dir.path(), StoreConfig { max_blob_size: 8 * CHUNK_SIZE as u64, pending_ttl_ms: 1_000, max_open_uploads: 2 })
+		.expect("the store opens")
+}
+
+fn bytes(len: usize, seed: u8) -> Vec<u8> {
+	(0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+}
+
+#[test]
+fn blobs_of_every_size_round_trip() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	for len in [1, 2, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 3 * CHUNK_SIZE + 17] {
+		let data = bytes(len, len as u8);
+		let hash = ciphertext_hash(&data);
+		let meta = store.put_blob(hash, &data, 10).unwrap();
+		assert_eq!(meta.size, len as u64);
+		assert_eq!(meta.chunks() as usize, len.div_ceil(CHUNK_SIZE));
+		assert_eq!(meta.state, BlobState::Pending { expires_at_ms: 1_010 });
+		assert_eq!(store.read_blob(&hash).unwrap(), data, "{len} bytes");
+	}
+}
+
+#[test]
+fn a_wrong_hash_is_refused_and_leaves_nothing() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let data = bytes(CHUNK_SIZE + 5, 1);
+	let claimed = ciphertext_hash(b"something else");
+	let error = store.put_blob(claimed, &data, 0).unwrap_err();
+	assert_eq!(error, StoreError::HashMismatch { claimed, actual: ciphertext_hash(&data) });
+	assert_eq!(store.meta(&claimed).unwrap(), None);
+	assert_eq!(store.read_chunk(&claimed, 0), Err(StoreError::Unknown(claimed)));
+}
+
+#[test]
+fn bad_uploads_get_their_own_errors() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let hash = ciphertext_hash(b"x");
+	assert_eq!(store.begin_upload(hash, 0), Err(StoreError::Empty));
+	let too_big = 8 * CHUNK_SIZE as u64 + 1;
+	assert_eq!(store.begin_upload(hash, too_big), Err(StoreError::TooLarge { size: too_big, max: too_big - 1 }));
+	let id = store.begin_upload(hash, 2 * CHUNK_SIZE as u64).unwrap().unwrap();
+	assert_eq!(store.begin_upload(hash, 10), Err(StoreError::UploadInProgress(hash)));
+	assert_eq!(store.put_chunk(id, 1, &[0; 10]), Err(StoreError::ChunkOutOfOrder { expected: 0, got: 1 }));
+	assert_eq!(store.put_chunk(id, 0, &[0; 10]), Err(StoreError::BadChunk(10)), "only the last chunk may be short");
+	assert_eq!(store.put_chunk(99, 0, &[0; 10]), Err(StoreError::UnknownUpload(99)));
+	store.put_chunk(id, 0, &vec![0; CHUNK_SIZE]).unwrap();
+	assert_eq!(
+		store.finish_upload(id, 0),
+		Err(StoreError::SizeMismatch { expected: 2 * CHUNK_SIZE as u64, got: CHUNK_SIZE as u64 })
+	);
+	assert_eq!(store.finish_upload(id, 0), Err(StoreError::UnknownUpload(id)));
+	let _a = store.begin_upload(ciphertext_hash(b"a"), 1).unwrap().unwrap();
+	let _b = store.begin_upload(ciphertext_hash(b"b"), 1).unwrap().unwrap();
+	assert_eq!(store.begin_upload(ciphertext_hash(b"c"), 1), Err(StoreError::TooManyUploads(2)));
+}
+
+#[test]
+fn uploading_a_stored_blob_again_is_a_no_op() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let data = bytes(100, 3);
+	let hash = ciphertext_hash(&data);
+	store.put_blob(hash, &data, 0).unwrap();
+	assert_eq!(store.begin_upload(hash, 100), Ok(None));
+}
+
+#[test]
+fn pinned_blobs_outlive_the_pending_ttl_and_unregistered_ones_expire() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let (a, b) = (bytes(10, 1), bytes(10, 2));
+	let (ha, hb) = (ciphertext_hash(&a), ciphertext_hash(&b));
+	store.put_blob(ha, &a, 0).unwrap();
+	store.put_blob(hb, &b, 0).unwrap();
+	assert_eq!(store.pin(&ha), Ok(true));
+	assert_eq!(store.pin(&ciphertext_hash(b"never uploaded")), Ok(false));
+	assert_eq!(store.expire_pending(999).unwrap(), vec![]);
+	assert_eq!(store.expire_pending(1_000).unwrap(), vec![hb]);
+	assert_eq!(store.read_blob(&ha).unwrap(), a);
+	assert_eq!(store.read_chunk(&hb, 0), Err(StoreError::Unknown(hb)));
+}
+
+#[test]
+fn purged_blobs_are_never_served_or_accepted_again() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let data = bytes(CHUNK_SIZE + 1, 9);
+	let hash = ciphertext_hash(&data);
+	store.put_blob(hash, &data, 0).unwrap();
+	store.pin(&hash).unwrap();
+	store.purge(&hash, 50).unwrap();
+	assert_eq!(store.read_chunk(&hash, 0), Err(StoreError::Purged(hash)));
+	assert_eq!(store.begin_upload(hash, data.len() as u64), Err(StoreError::Purged(hash)));
+	assert_eq!(store.meta(&hash).unwrap().unwrap().state, BlobState::Purged { at_ms: 50 });
+	assert_eq!(store.pin(&hash), Ok(false));
+}
+
+#[test]
+fn a_corrupt_chunk_is_detected_not_served() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let data = bytes(2 * CHUNK_SIZE, 4);
+	let hash = ciphertext_hash(&data);
+	store.put_blob(hash, &data, 0).unwrap();
+	// Flip one byte of chunk 1 behind the store's back.
+	let mut chunk = store.db.get_cf(store.cf(CF_CHUNKS), chunk_key(&hash, 1)).unwrap().unwrap();
+	chunk[7] ^= 0x40;
+	store.db.put_cf(store.cf(CF_CHUNKS), chunk_key(&hash, 1), chunk).unwrap();
+	assert_eq!(store.read_chunk(&hash, 0).unwrap(), data[..CHUNK_SIZE]);
+	assert_eq!(store.read_chunk(&hash, 1), Err(StoreError::Corrupt { hash, index: 1 }));
+	assert_eq!(store.read_chunk(&hash, 2), Err(StoreError::NoSuchChunk { hash, index: 2, chunks: 2 }));
+}
+
+#[test]
+fn acknowledged_blobs_survive_reopening_and_interrupted_uploads_are_cleaned() {
+	let dir = tempfile::tempdir().unwrap();
+	let data = bytes(CHUNK_SIZE + 3, 5);
+	let hash = ciphertext_hash(&data);
+	let half = bytes(2 * CHUNK_SIZE, 6);
+	let half_hash = ciphertext_hash(&half);
+	{
+		let store = open(&dir);
+		store.put_blob(hash, &data, 0).unwrap();
+		let id = store.begin_upload(half_hash, half.len() as u64).unwrap().unwrap();
+		store.put_chunk(id, 0, &half[..CHUNK_SIZE]).unwrap();
+		// Dropped mid-upload: like a crash after some chunks.
+	}
+	let store = open(&dir);
+	assert_eq!(store.read_blob(&hash).unwrap(), data);
+	assert_eq!(store.meta(&half_hash).unwrap(), None);
+	assert!(store.db.get_cf(store.cf(CF_CHUNKS), chunk_key(&half_hash, 0)).unwrap().is_none());
+	// The interrupted upload can simply start again.
+	store.put_blob(half_hash, &half, 0).unwrap();
+}
+
+#[test]
+fn wrapped_keys_are_kept_per_record_recipient_and_epoch() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let (alice, bob) = ([1u8; 32], [2u8; 32]);
+	store.put_wrapped_key(7, &alice, 0, b"k0").unwrap();
+	store.put_wrapped_key(7, &alice, 2, b"k2").unwrap();
+	store.put_wrapped_key(7, &alice, 1, b"k1").unwrap();
+	store.put_wrapped_key(7, &bob, 0, b"b0").unwrap();
+	store.put_wrapped_key(8, &alice, 5, b"other record").unwrap();
+	assert_eq!(store.wrapped_key(7, &alice).unwrap(), (2, b"k2".to_vec()));
+	assert_eq!(store.wrapped_key(7, &bob).unwrap(), (0, b"b0".to_vec()));
+	assert_eq!(store.wrapped_key(6, &alice), Err(StoreError::NoWrappedKey));
+	store.purge_wrapped_keys(7).unwrap();
+	assert_eq!(store.wrapped_key(7, &alice), Err(StoreError::NoWrappedKey));
+	assert_eq!(store.wrapped_key(8, &alice).unwrap(), (5, b"other record".to_vec()));
+}
+
+#[test]
+fn a_nonce_is_accepted_once() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let signer = [3u8; 32];
+	store.use_nonce(&signer, &[1; 16], 100).unwrap();
+	assert_eq!(store.use_nonce(&signer, &[1; 16], 100), Err(StoreError::Replayed));
+	store.use_nonce(&signer, &[2; 16], 100).unwrap();
+	store.use_nonce(&[4u8; 32], &[1; 16], 100).unwrap();
+	assert_eq!(store.prune_nonces(101).unwrap(), 3);
+	// After its expiry the nonce is forgotten; the request itself is refused as expired elsewhere.
+	store.use_nonce(&signer, &[1; 16], 200).unwrap();
+}
