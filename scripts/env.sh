@@ -7,6 +7,9 @@ export PHR_ROOT
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/phr-target}"
 # The runtime's WASM build must resolve crates from this workspace's Cargo.lock.
 export WASM_BUILD_WORKSPACE_HINT="$PHR_ROOT"
+# The runtime's WASM must not depend on where the checkout or the cargo home is: file paths end up
+# in panic messages, and chain-spec/ embeds the WASM, so a clone elsewhere must build the same bytes.
+export WASM_BUILD_RUSTFLAGS="--remap-path-prefix=$PHR_ROOT=/phr-chain --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=/cargo"
 # Where rustup could not install wasm32v1-none, scripts/setup.sh linked Debian's rustc as `debian-web`.
 if ! [ -d "$(rustc --print sysroot 2>/dev/null)/lib/rustlib/wasm32v1-none/lib" ] \
     && rustup toolchain list 2>/dev/null | grep -q '^debian-web'; then
