@@ -368,11 +368,15 @@ impl<T: Config> Pallet<T> {
 		RecordOf::<T>::get(id)
 	}
 
+	/// The ids of `patient`'s record versions at positions `from..from + limit`.
+	fn record_ids(patient: &T::AccountId, from: u32, limit: u32) -> impl Iterator<Item = RecordId> + '_ {
+		let end = RecordCountOf::<T>::get(patient).min(from.saturating_add(limit));
+		(from..end).filter_map(move |position| RecordsByPatient::<T>::get(patient, position))
+	}
+
 	/// `patient`'s record versions from position `from`, at most `limit`, in registration order.
 	pub fn patient_records(patient: &T::AccountId, from: u32, limit: u32) -> Vec<(RecordId, RecordOfT<T>)> {
-		let end = RecordCountOf::<T>::get(patient).min(from.saturating_add(limit));
-		(from..end)
-			.filter_map(|position| RecordsByPatient::<T>::get(patient, position))
+		Self::record_ids(patient, from, limit)
 			.filter_map(|id| RecordOf::<T>::get(id).map(|record| (id, record)))
 			.collect()
 	}
@@ -451,8 +455,7 @@ impl<T: Config> RecordKeyStore<T::AccountId, BlockNumberFor<T>> for Pallet<T> {
 	}
 
 	fn patient_records(patient: &T::AccountId, from: u32, limit: u32) -> Vec<RecordId> {
-		let end = RecordCountOf::<T>::get(patient).min(from.saturating_add(limit));
-		(from..end).filter_map(|position| RecordsByPatient::<T>::get(patient, position)).collect()
+		Self::record_ids(patient, from, limit).collect()
 	}
 
 	#[cfg(feature = "runtime-benchmarks")]
