@@ -1,7 +1,7 @@
 //! Access control vocabulary: grants, scopes, rights, conditions, purposes and decisions.
 
 use crate::{
-	consortium::{AttributeCode, HospitalId, Role, RoleSet},
+	consortium::{AttributeCode, HospitalId, Role, RoleSet, StaffView},
 	records::{Category, RecordId},
 };
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
@@ -136,6 +136,24 @@ pub enum Grantee<AccountId> {
 	HospitalRole { hospital: HospitalId, role: Role },
 	/// Every staff member matching the policy.
 	Policy(AttributePolicy),
+}
+
+impl<AccountId: PartialEq> Grantee<AccountId> {
+	/// Whether this grantee names `who` (with its staff registration, if any): the account itself,
+	/// or staff of the hospital holding the role, or staff matching every restriction of the policy.
+	pub fn names(&self, who: &AccountId, staff: Option<&StaffView>) -> bool {
+		match (self, staff) {
+			(Grantee::Account(account), _) => account == who,
+			(Grantee::HospitalRole { hospital, role }, Some(staff)) =>
+				staff.hospital == *hospital && staff.roles.contains(*role),
+			(Grantee::Policy(policy), Some(staff)) =>
+				(policy.roles.is_empty() || policy.roles.0 & staff.roles.0 != 0) &&
+					(policy.hospitals.is_empty() || policy.hospitals.contains(&staff.hospital)) &&
+					(policy.departments.is_empty() || policy.departments.contains(&staff.department)) &&
+					(policy.facilities.is_empty() || policy.facilities.contains(&staff.facility)),
+			(_, None) => false,
+		}
+	}
 }
 
 /// A UTC time-of-day window in minutes since midnight, `start..end`; wraps past midnight when

@@ -147,6 +147,7 @@ impl_runtime_apis! {
 		}
 	}
 
+	#[api_version(2)]
 	impl pallet_consortium_runtime_api::ConsortiumApi<Block, AccountId> for Runtime {
 		fn member_nodes() -> Vec<NodePeerId> {
 			Consortium::member_nodes()
@@ -162,6 +163,10 @@ impl_runtime_apis! {
 
 		fn approvals_needed() -> u32 {
 			Consortium::approvals_needed(pallet_consortium::MemberCount::<Runtime>::get())
+		}
+
+		fn staff(start_after: Option<AccountId>, limit: u32) -> Vec<(AccountId, phr_primitives::StaffView)> {
+			Consortium::staff_page(start_after, limit.min(MAX_PAGE))
 		}
 	}
 

@@ -582,21 +582,6 @@ impl<T: Config> Pallet<T> {
 		AuditLength::<T>::insert(patient, index.saturating_add(1));
 	}
 
-	/// Whether `who` (with `staff`, if staff) is who `grantee` names.
-	fn grantee_matches(grantee: &Grantee<T::AccountId>, who: &T::AccountId, staff: Option<&StaffView>) -> bool {
-		match (grantee, staff) {
-			(Grantee::Account(account), _) => account == who,
-			(Grantee::HospitalRole { hospital, role }, Some(staff)) =>
-				staff.hospital == *hospital && staff.roles.contains(*role),
-			(Grantee::Policy(policy), Some(staff)) =>
-				(policy.roles.is_empty() || policy.roles.0 & staff.roles.0 != 0) &&
-					(policy.hospitals.is_empty() || policy.hospitals.contains(&staff.hospital)) &&
-					(policy.departments.is_empty() || policy.departments.contains(&staff.department)) &&
-					(policy.facilities.is_empty() || policy.facilities.contains(&staff.facility)),
-			(_, None) => false,
-		}
-	}
-
 	fn check_conditions(grant: GrantId, conditions: &Conditions, staff: Option<&StaffView>, now: Moment) -> Result<(), Denial> {
 		if let Some(window) = conditions.time_window {
 			ensure!(window.contains(now), Denial::OutsideTimeWindow(grant));
@@ -622,7 +607,7 @@ impl<T: Config> Pallet<T> {
 		for id in GrantsByPatient::<T>::get(patient) {
 			let Some(grant) = GrantOf::<T>::get(id) else { continue };
 			let terms = &grant.terms;
-			if !Self::grantee_matches(&terms.grantee, who, staff) {
+			if !terms.grantee.names(who, staff) {
 				continue;
 			}
 			let outcome = if !terms.rights.contains(right) {

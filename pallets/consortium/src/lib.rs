@@ -551,6 +551,19 @@ impl<T: Config> Pallet<T> {
 		members.into_iter().map(|(_, validator)| validator).collect()
 	}
 
+	/// Up to `limit` staff of member hospitals with their registration, in storage order, after
+	/// `start_after` (for paging). Wallets use it to deliver data keys to the staff a hospital+role
+	/// or policy grant names, and to emergency-role staff for break-glass access.
+	pub fn staff_page(start_after: Option<T::AccountId>, limit: u32) -> Vec<(T::AccountId, phr_primitives::StaffView)> {
+		let iter = match start_after {
+			Some(after) => StaffOf::<T>::iter_from(StaffOf::<T>::hashed_key_for(after)),
+			None => StaffOf::<T>::iter(),
+		};
+		iter.filter_map(|(who, _)| <Self as phr_primitives::traits::ConsortiumDirectory<T::AccountId>>::staff(&who).map(|view| (who, view)))
+			.take(limit as usize)
+			.collect()
+	}
+
 	/// The peer ids of the members' nodes, ordered by hospital id.
 	pub fn member_nodes() -> Vec<NodePeerId> {
 		let mut members: Vec<_> = Members::<T>::iter().map(|(id, m)| (id, m.node)).collect();

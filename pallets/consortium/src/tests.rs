@@ -383,6 +383,27 @@ fn admin_registers_and_updates_staff() {
 }
 
 #[test]
+fn staff_pages_list_every_member_staff_once() {
+	run(4, || {
+		let physician = RoleSet::from_roles(&[Role::Physician]);
+		for (who, admin) in [(2001, H2_ADMIN), (2002, H2_ADMIN), (3001, H3_ADMIN)] {
+			assert_ok!(Consortium::register_staff(origin(admin), who, physician, code("cardiology"), code("F")));
+		}
+		let all = Consortium::staff_page(None, 10);
+		let mut accounts: Vec<u64> = all.iter().map(|(who, _)| *who).collect();
+		accounts.sort();
+		assert_eq!(accounts, vec![STAFF, 2001, 2002, 3001], "the genesis staff member too");
+		let (who, view) = all.iter().find(|(who, _)| *who == 3001).unwrap();
+		assert_eq!((*who, view.hospital, view.roles, view.department.clone()), (3001, 3, physician, code("cardiology")));
+		// Paging: two, then the rest after the last one seen.
+		let first = Consortium::staff_page(None, 2);
+		let rest = Consortium::staff_page(Some(first[1].0), 10);
+		assert_eq!(first.len() + rest.len(), 4);
+		assert!(rest.iter().all(|(who, _)| !first.iter().any(|(seen, _)| seen == who)));
+	});
+}
+
+#[test]
 fn invalid_staff_registrations_fail() {
 	run(4, || {
 		let physician = RoleSet::from_roles(&[Role::Physician]);

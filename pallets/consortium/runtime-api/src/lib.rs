@@ -1,7 +1,8 @@
 //! Runtime API of the consortium pallet.
 //!
 //! The node asks it, at every finalized block, which peers are member nodes (network permissioning);
-//! wallets and auditors ask whether an account is registered and with which roles.
+//! wallets and auditors ask whether an account is registered and with which roles, and list staff
+//! (version 2) to deliver data keys to the staff a grant names.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -9,10 +10,10 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 use codec::Codec;
-use phr_primitives::{HospitalId, NodePeerId, RoleSet};
+use phr_primitives::{HospitalId, NodePeerId, RoleSet, StaffView};
 
 sp_api::decl_runtime_apis! {
-	#[api_version(1)]
+	#[api_version(2)]
 	pub trait ConsortiumApi<AccountId: Codec> {
 		/// Peer ids of the member hospitals' nodes, ordered by hospital id.
 		fn member_nodes() -> Vec<NodePeerId>;
@@ -22,5 +23,9 @@ sp_api::decl_runtime_apis! {
 		fn roles_of(who: AccountId) -> Option<(HospitalId, RoleSet)>;
 		/// Approvals a proposal needs with the current members.
 		fn approvals_needed() -> u32;
+		/// Up to `limit` (at most 1000) staff of member hospitals after `start_after`, with their
+		/// hospital, roles and attributes.
+		#[api_version(2)]
+		fn staff(start_after: Option<AccountId>, limit: u32) -> Vec<(AccountId, StaffView)>;
 	}
 }
