@@ -70,6 +70,8 @@ for i in 1 2 3 4; do
   suri="//${names[$((i - 1))]}"
   "$PHR_NODE" key insert --chain local-consortium --base-path "$base" --key-type aura --scheme sr25519 --suri "$suri"
   "$PHR_NODE" key insert --chain local-consortium --base-path "$base" --key-type gran --scheme ed25519 --suri "$suri"
+  # The hospital's node key: signs the anchoring of read receipts.
+  "$PHR_NODE" key insert --chain local-consortium --base-path "$base" --key-type phrn --scheme sr25519 --suri "$suri"
 done
 
 start=$(date +%s)

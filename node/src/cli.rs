@@ -26,6 +26,19 @@ pub struct PhrParams {
 	/// For development only: a hospital's node must never run with this.
 	#[arg(long)]
 	pub open_network: bool,
+
+	/// Largest ciphertext this node's blob store accepts, in bytes (the chain's own limit is 4 GiB).
+	#[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+	pub blob_max_size: u64,
+
+	/// How long an uploaded ciphertext waits for the extrinsic registering it to be final before
+	/// it is deleted, in seconds.
+	#[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+	pub blob_pending_ttl: u64,
+
+	/// Most uploads in progress at once on this node.
+	#[arg(long, value_name = "COUNT", default_value_t = 64)]
+	pub blob_max_uploads: usize,
 }
 
 #[derive(Debug, clap::Subcommand)]

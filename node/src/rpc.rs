@@ -1,6 +1,6 @@
 //! The node's JSON-RPC: Substrate's standard namespaces (added by sc-service) plus the ones merged
 //! here. Chain state is read through runtime APIs (`state_call`); a custom namespace exists only for
-//! what lives outside the runtime.
+//! what lives outside the runtime: `phr_`, the off-chain ciphertext store (`crate::blobs::rpc`).
 
 use std::sync::Arc;
 
@@ -15,6 +15,8 @@ use sp_blockchain::{Error as BlockChainError, HeaderBackend, HeaderMetadata};
 pub struct FullDeps<C, P> {
 	pub client: Arc<C>,
 	pub pool: Arc<P>,
+	/// The blob store, for the `phr_` namespace.
+	pub blobs: Arc<crate::blobs::Blobs>,
 }
 
 /// Builds the RPC module of a full node.
@@ -30,10 +32,12 @@ where
 	C::Api: BlockBuilder<Block>,
 	P: TransactionPool + 'static,
 {
+	use crate::blobs::rpc::{PhrApiServer, PhrRpc};
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
 	let mut module = RpcModule::new(());
-	let FullDeps { client, pool } = deps;
+	let FullDeps { client, pool, blobs } = deps;
 	module.merge(System::new(client, pool).into_rpc())?;
+	module.merge(PhrRpc::new(blobs).into_rpc())?;
 	Ok(module)
 }

@@ -177,6 +177,8 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 			peer_store_handle,
 		);
 	net_config.add_notification_protocol(grandpa_protocol_config);
+	let (blob_protocol_config, blob_requests) = crate::blobs::replication::protocol_config::<N>();
+	net_config.add_request_response_protocol(blob_protocol_config);
 
 	let warp_sync = Arc::new(sc_consensus_grandpa::warp_proof::NetworkProvider::new(
 		backend.clone(),
@@ -210,6 +212,24 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		);
 	}
 
+	let blobs = {
+		let path = config.base_path.config_dir(config.chain_spec.id()).join("phr-blobs");
+		let store_config = phr_blob_store::StoreConfig {
+			max_blob_size: phr.blob_max_size,
+			pending_ttl_ms: phr.blob_pending_ttl.saturating_mul(1000),
+			max_open_uploads: phr.blob_max_uploads,
+		};
+		let store = phr_blob_store::BlobStore::open(&path, store_config)
+			.map_err(|e| ServiceError::Other(format!("cannot open the blob store at {}: {e}", path.display())))?;
+		Arc::new(crate::blobs::Blobs::new(Arc::new(store), client.clone(), network.clone()))
+	};
+	task_manager.spawn_handle().spawn(
+		"phr-blob-serve",
+		Some("phr"),
+		crate::blobs::replication::serve(blobs.clone(), blob_requests),
+	);
+	task_manager.spawn_handle().spawn("phr-blob-replicate", Some("phr"), crate::blobs::replication::run(blobs.clone()));
+
 	if config.offchain_worker.enabled {
 		let offchain_workers = sc_offchain::OffchainWorkers::new(sc_offchain::OffchainWorkerOptions {
 			runtime_api_provider: client.clone(),
@@ -229,6 +249,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 	}
 
 	let role = config.role;
+	let dev_key_seed = config.dev_key_seed.clone();
 	let force_authoring = config.force_authoring;
 	let name = config.network.node_name.clone();
 	let enable_grandpa = !config.disable_grandpa;
@@ -237,8 +258,9 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 	let rpc_extensions_builder = {
 		let client = client.clone();
 		let pool = transaction_pool.clone();
+		let blobs = blobs.clone();
 		Box::new(move |_| {
-			let deps = crate::rpc::FullDeps { client: client.clone(), pool: pool.clone() };
+			let deps = crate::rpc::FullDeps { client: client.clone(), pool: pool.clone(), blobs: blobs.clone() };
 			crate::rpc::create_full(deps).map_err(Into::into)
 		})
 	};
@@ -258,6 +280,18 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		telemetry: telemetry.as_mut(),
 		tracing_execute_block: None,
 	})?;
+
+	// Read receipts are anchored with the hospital's node key; `--dev`/`--alice` use the dev seed.
+	if let Some(seed) = &dev_key_seed {
+		keystore_container
+			.keystore()
+			.sr25519_generate_new(crate::blobs::receipts::NODE_KEY_TYPE, Some(seed.as_str()))
+			.map_err(|e| ServiceError::Other(format!("cannot insert the development node key: {e}")))?;
+	}
+	let anchor = crate::blobs::receipts::Anchor::from_keystore(keystore_container.keystore(), transaction_pool.clone());
+	task_manager
+		.spawn_handle()
+		.spawn("phr-blob-lifecycle", Some("phr"), crate::blobs::lifecycle::run(blobs, anchor));
 
 	if role.is_authority() {
 		// After `spawn_tasks`, which inserts the `--dev`/`--alice` development keys.

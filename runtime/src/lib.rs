@@ -105,6 +105,42 @@ pub type TxExtension = (
 pub type UncheckedExtrinsic = generic::UncheckedExtrinsic<Address, RuntimeCall, Signature, TxExtension>;
 pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
+/// What a signature commits to besides the call and the nonce: the chain and the runtime version.
+#[cfg(feature = "std")]
+#[derive(Clone, Copy, Debug)]
+pub struct SigningContext {
+	pub genesis: Hash,
+	pub spec_version: u32,
+	pub transaction_version: u32,
+}
+
+/// An immortal signed extrinsic calling `call` from `signer` with `nonce`; `sign` signs the payload
+/// bytes (the node's keystore, a wallet, a test keyring).
+#[cfg(feature = "std")]
+pub fn signed_extrinsic(
+	context: &SigningContext,
+	call: RuntimeCall,
+	signer: AccountId,
+	nonce: Nonce,
+	sign: impl FnOnce(&[u8]) -> Signature,
+) -> UncheckedExtrinsic {
+	use codec::Encode;
+	let extension: TxExtension = (
+		frame_system::CheckNonZeroSender::<Runtime>::new(),
+		frame_system::CheckSpecVersion::<Runtime>::new(),
+		frame_system::CheckTxVersion::<Runtime>::new(),
+		frame_system::CheckGenesis::<Runtime>::new(),
+		frame_system::CheckEra::<Runtime>::from(generic::Era::Immortal),
+		pallet_consortium::RegisteredSigner::<Runtime>::new(),
+		frame_system::CheckNonce::<Runtime>::from(nonce),
+		frame_system::CheckWeight::<Runtime>::new(),
+	);
+	let implicit = ((), context.spec_version, context.transaction_version, context.genesis, context.genesis, (), (), ());
+	let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
+	let signature = payload.using_encoded(sign);
+	UncheckedExtrinsic::new_signed(call, MultiAddress::Id(signer), signature, extension)
+}
+
 /// Migrations of the runtime that are not declared by its pallets.
 type Migrations = ();
 

@@ -8,8 +8,14 @@
 //! ## Layout (column families)
 //! - `meta`: hash → [`BlobMeta`] (size, per-chunk hashes, lifecycle state);
 //! - `chunks`: hash ‖ chunk index (u32, big-endian) → chunk bytes (at most [`CHUNK_SIZE`]);
-//! - `keys`: record ‖ recipient ‖ key epoch (big-endian) → a wrapped data key;
-//! - `nonces`: signer ‖ nonce → expiry (unix ms), to refuse replayed requests.
+//! - `keys`: record ‖ recipient ‖ data-key epoch (big-endian) → the recipient's key epoch and a
+//!   wrapped data key;
+//! - `nonces`: signer ‖ nonce → expiry (unix ms), to refuse replayed requests;
+//! - `wanted`: hash → attempts: ciphertexts registered on chain that this node must fetch from a peer;
+//! - `receipts`: sequence number → a served read's signed request (opaque bytes), in serving order;
+//! - `batches`: anchored batch id → (first receipt, count);
+//! - `state`: the node's bookkeeping (last finalized block processed, receipts submitted, the batch
+//!   in flight).
 //!
 //! ## Lifecycle of a blob
 //! 1. An upload streams chunks in order; nothing is readable until `finish_upload` has checked the
@@ -46,6 +52,15 @@ const CF_META: &str = "meta";
 const CF_CHUNKS: &str = "chunks";
 const CF_KEYS: &str = "keys";
 const CF_NONCES: &str = "nonces";
+const CF_WANTED: &str = "wanted";
+const CF_RECEIPTS: &str = "receipts";
+const CF_BATCHES: &str = "batches";
+const CF_STATE: &str = "state";
+const FAMILIES: [&str; 8] = [CF_META, CF_CHUNKS, CF_KEYS, CF_NONCES, CF_WANTED, CF_RECEIPTS, CF_BATCHES, CF_STATE];
+
+const STATE_CURSOR: &[u8] = b"finalized-cursor";
+const STATE_RECEIPTS_SUBMITTED: &[u8] = b"receipts-submitted";
+const STATE_IN_FLIGHT: &[u8] = b"batch-in-flight";
 
 fn hash_bytes(bytes: &[u8]) -> H256 {
 	H256::from_slice(blake2b_256_state().update(bytes).finalize().as_bytes())
@@ -76,6 +91,40 @@ impl BlobMeta {
 	pub fn chunks(&self) -> u32 {
 		self.chunk_hashes.len() as u32
 	}
+}
+
+/// A data key wrapped for one recipient.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct WrappedKey {
+	/// Epoch of the record's data key.
+	pub data_epoch: u32,
+	/// Epoch of the recipient's X25519 key it is wrapped to.
+	pub recipient_epoch: u32,
+	/// The HPKE-wrapped data key (opaque to the node).
+	pub wrapped: Vec<u8>,
+}
+
+/// A batch of read receipts submitted for anchoring, not yet seen final.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
+pub struct BatchInFlight {
+	pub first: u64,
+	pub count: u32,
+	pub root: H256,
+	/// Finalized block number when it was submitted (for resubmission).
+	pub submitted_at: u32,
+}
+
+/// Counts for the status RPC.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreSummary {
+	pub pending: u64,
+	pub pinned: u64,
+	pub purged: u64,
+	pub bytes: u64,
+	pub wanted: u64,
+	pub receipts: u64,
+	pub receipts_anchored: u64,
+	pub uploads_in_progress: u64,
 }
 
 /// Limits of the store.
@@ -153,9 +202,14 @@ pub struct BlobStore {
 	db: DB,
 	config: StoreConfig,
 	uploads: Mutex<HashMap<u64, Upload>>,
-	next_upload: AtomicU64,
 	/// Serializes nonce checks, so two copies of one request cannot both pass.
 	nonces: Mutex<()>,
+	/// Sequence number of the next read receipt.
+	next_receipt: AtomicU64,
+}
+
+fn u64_key(key: &[u8]) -> Result<u64, StoreError> {
+	key.try_into().map(u64::from_be_bytes).map_err(|_| StoreError::BadMetadata("a sequence key is not 8 bytes".into()))
 }
 
 fn chunk_key(hash: &H256, index: u32) -> Vec<u8> {
@@ -176,7 +230,7 @@ impl BlobStore {
 		let mut options = Options::default();
 		options.create_if_missing(true);
 		options.create_missing_column_families(true);
-		let families = [CF_META, CF_CHUNKS, CF_KEYS, CF_NONCES]
+		let families = FAMILIES
 			.into_iter()
 			.map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
 		let db = DB::open_cf_descriptors(&options, path, families)?;
@@ -184,9 +238,14 @@ impl BlobStore {
 			db,
 			config,
 			uploads: Mutex::new(HashMap::new()),
-			next_upload: AtomicU64::new(1),
 			nonces: Mutex::new(()),
+			next_receipt: AtomicU64::new(0),
 		};
+		let next_receipt = match store.db.iterator_cf(store.cf(CF_RECEIPTS), rocksdb::IteratorMode::End).next() {
+			Some(item) => u64_key(&item?.0)? + 1,
+			None => 0,
+		};
+		store.next_receipt.store(next_receipt, Ordering::SeqCst);
 		let removed = store.remove_unacknowledged_chunks()?;
 		if removed > 0 {
 			log::info!(target: "phr::blobs", "removed the chunks of {removed} interrupted uploads");
@@ -269,14 +328,19 @@ impl BlobStore {
 		if uploads.len() >= self.config.max_open_uploads {
 			return Err(StoreError::TooManyUploads(uploads.len()));
 		}
-		let id = self.next_upload.fetch_add(1, Ordering::Relaxed);
+		// Random, so that one uploader cannot guess (and disturb) another's upload.
+		let mut id: u64 = rand::random();
+		while uploads.contains_key(&id) {
+			id = rand::random();
+		}
 		uploads.insert(id, Upload { hash, size, received: 0, next_chunk: 0 });
 		Ok(Some(id))
 	}
 
 	/// Stores chunk `index` of upload `id`. Chunks come in order; all but the last are exactly
 	/// [`CHUNK_SIZE`] bytes.
-	pub fn put_chunk(&self, id: u64, index: u32, bytes: &[u8]) -> Result<(), StoreError> {
+	/// Returns the bytes received so far.
+	pub fn put_chunk(&self, id: u64, index: u32, bytes: &[u8]) -> Result<u64, StoreError> {
 		let mut uploads = self.uploads.lock().expect("upload table lock");
 		let upload = uploads.get_mut(&id).ok_or(StoreError::UnknownUpload(id))?;
 		if index != upload.next_chunk {
@@ -293,7 +357,7 @@ impl BlobStore {
 		self.db.put_cf(self.cf(CF_CHUNKS), chunk_key(&upload.hash, index), bytes)?;
 		upload.received = after;
 		upload.next_chunk += 1;
-		Ok(())
+		Ok(after)
 	}
 
 	/// Abandons upload `id` and deletes what it stored.
@@ -304,7 +368,8 @@ impl BlobStore {
 
 	/// Checks the whole upload against its hash and, when it matches, acknowledges it durably:
 	/// when this returns `Ok` the blob survives a crash. On a mismatch the chunks are deleted.
-	pub fn finish_upload(&self, id: u64, now_ms: u64) -> Result<BlobMeta, StoreError> {
+	/// Returns the ciphertext's hash and metadata.
+	pub fn finish_upload(&self, id: u64, now_ms: u64) -> Result<(CiphertextHash, BlobMeta), StoreError> {
 		let upload = self.uploads.lock().expect("upload table lock").remove(&id).ok_or(StoreError::UnknownUpload(id))?;
 		if upload.received != upload.size {
 			self.delete_chunks(&upload.hash, &mut WriteBatch::default(), true)?;
@@ -334,7 +399,7 @@ impl BlobStore {
 		};
 		// The synced write also makes every chunk written before it durable (one write-ahead log).
 		self.put_meta(&upload.hash, &meta)?;
-		Ok(meta)
+		Ok((upload.hash, meta))
 	}
 
 	/// Stores a whole ciphertext in one call (replication, tests): begin, chunks, finish.
@@ -348,7 +413,7 @@ impl BlobStore {
 				return Err(error);
 			}
 		}
-		self.finish_upload(id, now_ms)
+		self.finish_upload(id, now_ms).map(|(_, meta)| meta)
 	}
 
 	/// Chunk `index` of a stored (pending or pinned) ciphertext, checked against its hash.
@@ -382,6 +447,23 @@ impl BlobStore {
 		Ok(bytes)
 	}
 
+	/// Reads the whole ciphertext back, one chunk at a time, and checks every chunk's hash and the
+	/// whole hash: `Ok(false)` when the local copy is corrupt.
+	pub fn verify_blob(&self, hash: &CiphertextHash) -> Result<bool, StoreError> {
+		let meta = self.meta(hash)?.ok_or(StoreError::Unknown(*hash))?;
+		let mut whole = blake2b_256_state();
+		for index in 0..meta.chunks() {
+			match self.read_chunk(hash, index) {
+				Ok(chunk) => {
+					whole.update(&chunk);
+				},
+				Err(StoreError::Corrupt { .. }) => return Ok(false),
+				Err(error) => return Err(error),
+			}
+		}
+		Ok(H256::from_slice(whole.finalize().as_bytes()) == *hash)
+	}
+
 	/// The registration of `hash` is final: keep the blob for good. A blob not stored yet is
 	/// left to replication; returns whether it was stored here.
 	pub fn pin(&self, hash: &CiphertextHash) -> Result<bool, StoreError> {
@@ -399,6 +481,7 @@ impl BlobStore {
 		let tombstone = BlobMeta { size, chunk_hashes: Vec::new(), state: BlobState::Purged { at_ms: now_ms }, stored_at_ms: now_ms };
 		let mut batch = WriteBatch::default();
 		batch.put_cf(self.cf(CF_META), hash.as_bytes(), tombstone.encode());
+		batch.delete_cf(self.cf(CF_WANTED), hash.as_bytes());
 		self.delete_chunks(hash, &mut batch, false)?;
 		self.db.write_opt(batch, &Self::synced())?;
 		Ok(())
@@ -425,16 +508,26 @@ impl BlobStore {
 		Ok(expired)
 	}
 
-	/// Stores `wrapped` (a data key wrapped with HPKE to `recipient`'s X25519 key of `epoch`).
-	pub fn put_wrapped_key(&self, record: RecordId, recipient: &[u8; 32], epoch: u32, wrapped: &[u8]) -> Result<(), StoreError> {
+	/// Stores `wrapped`: the data key of `record` at `data_epoch`, wrapped with HPKE to the X25519 key
+	/// of `recipient` at `recipient_epoch`. A later wrap for the same data epoch replaces it (the
+	/// recipient rotated its key).
+	pub fn put_wrapped_key(
+		&self,
+		record: RecordId,
+		recipient: &[u8; 32],
+		data_epoch: u32,
+		recipient_epoch: u32,
+		wrapped: &[u8],
+	) -> Result<(), StoreError> {
 		let mut key = key_prefix(record, recipient);
-		key.extend_from_slice(&epoch.to_be_bytes());
-		self.db.put_cf_opt(self.cf(CF_KEYS), key, wrapped, &Self::synced())?;
+		key.extend_from_slice(&data_epoch.to_be_bytes());
+		let value = WrappedKey { data_epoch, recipient_epoch, wrapped: wrapped.to_vec() };
+		self.db.put_cf_opt(self.cf(CF_KEYS), key, value.encode(), &Self::synced())?;
 		Ok(())
 	}
 
-	/// The wrapped key of `record` for `recipient` at the highest epoch, with that epoch.
-	pub fn wrapped_key(&self, record: RecordId, recipient: &[u8; 32]) -> Result<(u32, Vec<u8>), StoreError> {
+	/// The wrapped key of `record` for `recipient` at the highest data-key epoch.
+	pub fn wrapped_key(&self, record: RecordId, recipient: &[u8; 32]) -> Result<WrappedKey, StoreError> {
 		let prefix = key_prefix(record, recipient);
 		let mut upper = prefix.clone();
 		upper.extend_from_slice(&u32::MAX.to_be_bytes());
@@ -444,8 +537,7 @@ impl BlobStore {
 			if !key.starts_with(&prefix) {
 				break;
 			}
-			let epoch = u32::from_be_bytes(key[prefix.len()..].try_into().map_err(|_| StoreError::BadMetadata("key".into()))?);
-			return Ok((epoch, value.to_vec()));
+			return WrappedKey::decode(&mut &value[..]).map_err(|e| StoreError::BadMetadata(e.to_string()));
 		}
 		Err(StoreError::NoWrappedKey)
 	}
@@ -498,6 +590,155 @@ impl BlobStore {
 				Ok((H256::from_slice(&key), meta))
 			})
 			.collect()
+	}
+
+	/// Drops a local copy found corrupt (metadata and chunks), so that replication fetches it
+	/// again; returns whether the blob was pinned (and so must be fetched again).
+	pub fn discard_corrupt(&self, hash: &CiphertextHash) -> Result<bool, StoreError> {
+		let Some(meta) = self.meta(hash)? else { return Ok(false) };
+		if let BlobState::Purged { .. } = meta.state {
+			return Ok(false);
+		}
+		let pinned = meta.state == BlobState::Pinned;
+		let mut batch = WriteBatch::default();
+		batch.delete_cf(self.cf(CF_META), hash.as_bytes());
+		self.delete_chunks(hash, &mut batch, false)?;
+		if pinned {
+			batch.put_cf(self.cf(CF_WANTED), hash.as_bytes(), 0u32.to_be_bytes());
+		}
+		self.db.write_opt(batch, &Self::synced())?;
+		Ok(pinned)
+	}
+
+	/// Marks `hash` as registered on chain but missing here: replication fetches it.
+	pub fn want(&self, hash: &CiphertextHash) -> Result<(), StoreError> {
+		if self.db.get_pinned_cf(self.cf(CF_WANTED), hash.as_bytes())?.is_none() {
+			self.db.put_cf_opt(self.cf(CF_WANTED), hash.as_bytes(), 0u32.to_be_bytes(), &Self::synced())?;
+		}
+		Ok(())
+	}
+
+	/// Stops wanting `hash` (fetched, or erased on chain).
+	pub fn unwant(&self, hash: &CiphertextHash) -> Result<(), StoreError> {
+		self.db.delete_cf_opt(self.cf(CF_WANTED), hash.as_bytes(), &Self::synced())?;
+		Ok(())
+	}
+
+	/// Ciphertexts to fetch from peers, with how many attempts failed so far.
+	pub fn wanted(&self) -> Result<Vec<(CiphertextHash, u32)>, StoreError> {
+		self.db
+			.iterator_cf(self.cf(CF_WANTED), rocksdb::IteratorMode::Start)
+			.map(|item| {
+				let (key, value) = item?;
+				let attempts = value[..].try_into().map(u32::from_be_bytes).unwrap_or(0);
+				Ok((H256::from_slice(&key), attempts))
+			})
+			.collect()
+	}
+
+	/// Counts one more failed attempt to fetch `hash`.
+	pub fn wanted_attempt_failed(&self, hash: &CiphertextHash, attempts: u32) -> Result<(), StoreError> {
+		self.db.put_cf(self.cf(CF_WANTED), hash.as_bytes(), attempts.saturating_add(1).to_be_bytes())?;
+		Ok(())
+	}
+
+	/// Appends a served read's receipt; returns its sequence number. Written to the write-ahead log
+	/// without waiting for the disk: a node crash loses nothing, a power loss may lose the last
+	/// receipts (a synced write per read would cost a disk flush on every fetch).
+	pub fn append_receipt(&self, receipt: &[u8]) -> Result<u64, StoreError> {
+		let seq = self.next_receipt.fetch_add(1, Ordering::SeqCst);
+		self.db.put_cf(self.cf(CF_RECEIPTS), seq.to_be_bytes(), receipt)?;
+		Ok(seq)
+	}
+
+	/// Up to `limit` receipts from sequence number `from`, in order.
+	pub fn receipts(&self, from: u64, limit: u32) -> Result<Vec<Vec<u8>>, StoreError> {
+		let start = from.to_be_bytes();
+		let mode = rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward);
+		self.db
+			.iterator_cf(self.cf(CF_RECEIPTS), mode)
+			.take(limit as usize)
+			.map(|item| Ok(item?.1.to_vec()))
+			.collect()
+	}
+
+	/// How many receipts were ever appended.
+	pub fn receipt_count(&self) -> u64 {
+		self.next_receipt.load(Ordering::SeqCst)
+	}
+
+	fn state_u64(&self, key: &[u8]) -> Result<Option<u64>, StoreError> {
+		match self.db.get_pinned_cf(self.cf(CF_STATE), key)? {
+			None => Ok(None),
+			Some(bytes) => u64_key(&bytes).map(Some),
+		}
+	}
+
+	/// The last finalized block whose events this node has applied to the store.
+	pub fn finalized_cursor(&self) -> Result<Option<u32>, StoreError> {
+		Ok(self.state_u64(STATE_CURSOR)?.map(|n| n as u32))
+	}
+
+	pub fn set_finalized_cursor(&self, block: u32) -> Result<(), StoreError> {
+		self.db.put_cf_opt(self.cf(CF_STATE), STATE_CURSOR, (block as u64).to_be_bytes(), &Self::synced())?;
+		Ok(())
+	}
+
+	/// Receipts before this sequence number are anchored (or in the batch in flight).
+	pub fn receipts_submitted(&self) -> Result<u64, StoreError> {
+		Ok(self.state_u64(STATE_RECEIPTS_SUBMITTED)?.unwrap_or(0))
+	}
+
+	/// The batch submitted for anchoring and not yet seen final.
+	pub fn batch_in_flight(&self) -> Result<Option<BatchInFlight>, StoreError> {
+		match self.db.get_pinned_cf(self.cf(CF_STATE), STATE_IN_FLIGHT)? {
+			None => Ok(None),
+			Some(bytes) => BatchInFlight::decode(&mut &bytes[..]).map(Some).map_err(|e| StoreError::BadMetadata(e.to_string())),
+		}
+	}
+
+	pub fn set_batch_in_flight(&self, batch: &BatchInFlight) -> Result<(), StoreError> {
+		self.db.put_cf_opt(self.cf(CF_STATE), STATE_IN_FLIGHT, batch.encode(), &Self::synced())?;
+		Ok(())
+	}
+
+	/// The batch in flight was anchored as `batch_id`: remember where its receipts are and move on.
+	pub fn batch_anchored(&self, batch_id: u64, in_flight: &BatchInFlight) -> Result<(), StoreError> {
+		let mut batch = WriteBatch::default();
+		batch.put_cf(self.cf(CF_BATCHES), batch_id.to_be_bytes(), (in_flight.first, in_flight.count).encode());
+		let submitted = in_flight.first + in_flight.count as u64;
+		batch.put_cf(self.cf(CF_STATE), STATE_RECEIPTS_SUBMITTED, submitted.to_be_bytes());
+		batch.delete_cf(self.cf(CF_STATE), STATE_IN_FLIGHT);
+		self.db.write_opt(batch, &Self::synced())?;
+		Ok(())
+	}
+
+	/// Where the receipts of anchored batch `batch_id` are: (first sequence number, count).
+	pub fn anchored_batch(&self, batch_id: u64) -> Result<Option<(u64, u32)>, StoreError> {
+		match self.db.get_pinned_cf(self.cf(CF_BATCHES), batch_id.to_be_bytes())? {
+			None => Ok(None),
+			Some(bytes) => <(u64, u32)>::decode(&mut &bytes[..]).map(Some).map_err(|e| StoreError::BadMetadata(e.to_string())),
+		}
+	}
+
+	/// Counts for the status RPC (walks the metadata: a status call, not a hot path).
+	pub fn summary(&self) -> Result<StoreSummary, StoreError> {
+		let mut summary = StoreSummary::default();
+		for (_, meta) in self.blobs()? {
+			match meta.state {
+				BlobState::Pending { .. } => summary.pending += 1,
+				BlobState::Pinned => summary.pinned += 1,
+				BlobState::Purged { .. } => summary.purged += 1,
+			}
+			if !matches!(meta.state, BlobState::Purged { .. }) {
+				summary.bytes += meta.size;
+			}
+		}
+		summary.wanted = self.wanted()?.len() as u64;
+		summary.receipts = self.receipt_count();
+		summary.receipts_anchored = self.receipts_submitted()?;
+		summary.uploads_in_progress = self.uploads.lock().expect("upload table lock").len() as u64;
+		Ok(summary)
 	}
 }
 

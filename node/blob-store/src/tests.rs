@@ -24,6 +24,7 @@ fn blobs_of_every_size_round_trip() {
 		assert_eq!(meta.chunks() as usize, len.div_ceil(CHUNK_SIZE));
 		assert_eq!(meta.state, BlobState::Pending { expires_at_ms: 1_010 });
 		assert_eq!(store.read_blob(&hash).unwrap(), data, "{len} bytes");
+		assert_eq!(store.verify_blob(&hash), Ok(true));
 	}
 }
 
@@ -117,6 +118,7 @@ fn a_corrupt_chunk_is_detected_not_served() {
 	store.db.put_cf(store.cf(CF_CHUNKS), chunk_key(&hash, 1), chunk).unwrap();
 	assert_eq!(store.read_chunk(&hash, 0).unwrap(), data[..CHUNK_SIZE]);
 	assert_eq!(store.read_chunk(&hash, 1), Err(StoreError::Corrupt { hash, index: 1 }));
+	assert_eq!(store.verify_blob(&hash), Ok(false));
 	assert_eq!(store.read_chunk(&hash, 2), Err(StoreError::NoSuchChunk { hash, index: 2, chunks: 2 }));
 }
 
@@ -147,17 +149,74 @@ fn wrapped_keys_are_kept_per_record_recipient_and_epoch() {
 	let dir = tempfile::tempdir().unwrap();
 	let store = open(&dir);
 	let (alice, bob) = ([1u8; 32], [2u8; 32]);
-	store.put_wrapped_key(7, &alice, 0, b"k0").unwrap();
-	store.put_wrapped_key(7, &alice, 2, b"k2").unwrap();
-	store.put_wrapped_key(7, &alice, 1, b"k1").unwrap();
-	store.put_wrapped_key(7, &bob, 0, b"b0").unwrap();
-	store.put_wrapped_key(8, &alice, 5, b"other record").unwrap();
-	assert_eq!(store.wrapped_key(7, &alice).unwrap(), (2, b"k2".to_vec()));
-	assert_eq!(store.wrapped_key(7, &bob).unwrap(), (0, b"b0".to_vec()));
+	let wrapped = |data_epoch, recipient_epoch, bytes: &[u8]| WrappedKey { data_epoch, recipient_epoch, wrapped: bytes.to_vec() };
+	store.put_wrapped_key(7, &alice, 0, 0, b"k0").unwrap();
+	store.put_wrapped_key(7, &alice, 2, 0, b"k2").unwrap();
+	store.put_wrapped_key(7, &alice, 1, 0, b"k1").unwrap();
+	store.put_wrapped_key(7, &bob, 0, 3, b"b0").unwrap();
+	store.put_wrapped_key(8, &alice, 5, 0, b"other record").unwrap();
+	assert_eq!(store.wrapped_key(7, &alice).unwrap(), wrapped(2, 0, b"k2"));
+	assert_eq!(store.wrapped_key(7, &bob).unwrap(), wrapped(0, 3, b"b0"));
+	// Bob rotated his key: the data key of epoch 0 is wrapped again, to his key of epoch 4.
+	store.put_wrapped_key(7, &bob, 0, 4, b"b0'").unwrap();
+	assert_eq!(store.wrapped_key(7, &bob).unwrap(), wrapped(0, 4, b"b0'"));
 	assert_eq!(store.wrapped_key(6, &alice), Err(StoreError::NoWrappedKey));
 	store.purge_wrapped_keys(7).unwrap();
 	assert_eq!(store.wrapped_key(7, &alice), Err(StoreError::NoWrappedKey));
-	assert_eq!(store.wrapped_key(8, &alice).unwrap(), (5, b"other record".to_vec()));
+	assert_eq!(store.wrapped_key(8, &alice).unwrap(), wrapped(5, 0, b"other record"));
+}
+
+#[test]
+fn a_discarded_corrupt_copy_is_wanted_again_and_a_replica_pins_it() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let data = bytes(CHUNK_SIZE + 9, 8);
+	let hash = ciphertext_hash(&data);
+	store.put_blob(hash, &data, 0).unwrap();
+	store.pin(&hash).unwrap();
+	assert_eq!(store.discard_corrupt(&hash), Ok(true));
+	assert_eq!(store.meta(&hash).unwrap(), None);
+	assert_eq!(store.wanted().unwrap(), vec![(hash, 0)]);
+	store.wanted_attempt_failed(&hash, 0).unwrap();
+	assert_eq!(store.wanted().unwrap(), vec![(hash, 1)]);
+	// What replication does with the copy a peer sent.
+	store.put_blob(hash, &data, 5).unwrap();
+	store.pin(&hash).unwrap();
+	store.unwant(&hash).unwrap();
+	assert_eq!(store.meta(&hash).unwrap().unwrap().state, BlobState::Pinned);
+	assert_eq!(store.wanted().unwrap(), vec![]);
+	// A wanted blob erased on chain is no longer wanted.
+	let other = ciphertext_hash(b"never arrives");
+	store.want(&other).unwrap();
+	store.purge(&other, 9).unwrap();
+	assert_eq!(store.wanted().unwrap(), vec![]);
+	let summary = store.summary().unwrap();
+	assert_eq!((summary.pinned, summary.purged, summary.bytes), (1, 1, data.len() as u64));
+}
+
+#[test]
+fn receipts_keep_their_order_and_batches_across_reopening() {
+	let dir = tempfile::tempdir().unwrap();
+	{
+		let store = open(&dir);
+		for i in 0..5u8 {
+			assert_eq!(store.append_receipt(&[i; 3]).unwrap(), i as u64);
+		}
+		assert_eq!(store.receipts(1, 2).unwrap(), vec![vec![1; 3], vec![2; 3]]);
+		let flight = BatchInFlight { first: 0, count: 3, root: H256::repeat_byte(7), submitted_at: 12 };
+		store.set_batch_in_flight(&flight).unwrap();
+		assert_eq!(store.batch_in_flight().unwrap(), Some(flight.clone()));
+		store.batch_anchored(4, &flight).unwrap();
+		store.set_finalized_cursor(40).unwrap();
+	}
+	let store = open(&dir);
+	assert_eq!(store.receipt_count(), 5);
+	assert_eq!(store.append_receipt(&[9]).unwrap(), 5, "numbering continues after a restart");
+	assert_eq!(store.batch_in_flight().unwrap(), None);
+	assert_eq!(store.receipts_submitted().unwrap(), 3);
+	assert_eq!(store.anchored_batch(4).unwrap(), Some((0, 3)));
+	assert_eq!(store.anchored_batch(5).unwrap(), None);
+	assert_eq!(store.finalized_cursor().unwrap(), Some(40));
 }
 
 #[test]

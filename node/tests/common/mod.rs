@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod blob;
+
 use std::{
 	io::{Read, Write},
 	net::{TcpListener, TcpStream},
@@ -16,7 +18,23 @@ use serde_json::{json, Value};
 use sp_core::H256;
 use sp_keyring::Sr25519Keyring;
 
-pub const PHR_NODE: &str = env!("CARGO_BIN_EXE_phr-node");
+/// The `phr-node` binary: cargo names it for the node's own tests and benches; other packages'
+/// tests (the wallet's) find it next to their own executable's directory in the same target dir.
+pub fn phr_node_binary() -> PathBuf {
+	workspace_binary(option_env!("CARGO_BIN_EXE_phr-node"), "phr-node")
+}
+
+/// A binary of this workspace: `known` when cargo set it, else `<target>/<profile>/<name>`.
+pub fn workspace_binary(known: Option<&str>, name: &str) -> PathBuf {
+	if let Some(path) = known {
+		return PathBuf::from(path);
+	}
+	let exe = std::env::current_exe().expect("the test's own path");
+	let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+	let path = profile_dir.join(name);
+	assert!(path.exists(), "{} is not built: run the tests through scripts/test.sh (cargo test --workspace)", path.display());
+	path
+}
 
 /// A free TCP port on loopback (the OS picks it; a later bind may race, which tests tolerate).
 pub fn free_port() -> u16 {
@@ -25,7 +43,7 @@ pub fn free_port() -> u16 {
 
 /// Runs `phr-node` with `args` to completion; returns (success, stdout, stderr).
 pub fn run_node_command(args: &[&str]) -> (bool, String, String) {
-	let out = Command::new(PHR_NODE).args(args).output().expect("phr-node runs");
+	let out = Command::new(phr_node_binary()).args(args).output().expect("phr-node runs");
 	(out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
@@ -52,6 +70,11 @@ impl Node {
 		}
 	}
 
+	/// A handle on a node another handle runs (RPC only; dropping it stops nothing).
+	pub fn attach(name: &str, rpc_port: u16) -> Node {
+		Node { name: name.into(), rpc_port, p2p_port: 0, base: PathBuf::new(), args: Vec::new(), child: None }
+	}
+
 	/// Starts `phr-node <args> --base-path <base> --listen-addr <p2p> --rpc-port <rpc>`, logging
 	/// to `<base>.log`.
 	pub fn start(&mut self, args: Vec<String>) {
@@ -65,7 +88,7 @@ impl Node {
 			.append(true)
 			.open(self.base.with_extension("log"))
 			.expect("log file");
-		let child = Command::new(PHR_NODE)
+		let child = Command::new(phr_node_binary())
 			.args(&self.args)
 			.arg("--base-path")
 			.arg(&self.base)
@@ -190,26 +213,14 @@ impl ChainContext {
 
 	/// An immortal extrinsic calling `call`, signed by `signer` with `nonce`, SCALE-encoded.
 	pub fn signed(&self, call: phr_runtime::RuntimeCall, signer: Sr25519Keyring, nonce: u32) -> Vec<u8> {
-		use phr_runtime::{Runtime, SignedPayload, TxExtension, UncheckedExtrinsic};
-		let extension: TxExtension = (
-			frame_system::CheckNonZeroSender::<Runtime>::new(),
-			frame_system::CheckSpecVersion::<Runtime>::new(),
-			frame_system::CheckTxVersion::<Runtime>::new(),
-			frame_system::CheckGenesis::<Runtime>::new(),
-			frame_system::CheckEra::<Runtime>::from(sp_runtime::generic::Era::Immortal),
-			pallet_consortium::RegisteredSigner::<Runtime>::new(),
-			frame_system::CheckNonce::<Runtime>::from(nonce),
-			frame_system::CheckWeight::<Runtime>::new(),
-		);
-		let implicit = ((), self.spec_version, self.transaction_version, self.genesis, self.genesis, (), (), ());
-		let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
-		let signature = payload.using_encoded(|bytes| signer.sign(bytes));
-		UncheckedExtrinsic::new_signed(
-			call,
-			sp_runtime::MultiAddress::Id(signer.to_account_id()),
-			sp_runtime::MultiSignature::Sr25519(signature),
-			extension,
-		)
+		let context = phr_runtime::SigningContext {
+			genesis: self.genesis,
+			spec_version: self.spec_version,
+			transaction_version: self.transaction_version,
+		};
+		phr_runtime::signed_extrinsic(&context, call, signer.to_account_id(), nonce, |payload| {
+			sp_runtime::MultiSignature::Sr25519(signer.sign(payload))
+		})
 		.encode()
 	}
 }
@@ -229,4 +240,90 @@ pub fn to_hex(bytes: &[u8]) -> String {
 /// A temporary directory removed when dropped.
 pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
 	tempfile::Builder::new().prefix(prefix).tempdir().expect("a temp dir")
+}
+
+/// The validators of the `local-consortium` preset, H1..H4.
+pub const HOSPITALS: [&str; 4] = ["Alice", "Bob", "Charlie", "Dave"];
+
+fn local_node_key(hospital: usize) -> String {
+	include_str!("../../../scripts/local-node-keys")
+		.lines()
+		.find_map(|line| line.strip_prefix(&format!("H{hospital} ")))
+		.expect("the key file lists every hospital")
+		.trim()
+		.to_string()
+}
+
+/// Starts the four validators of `local-consortium` under `dir`, as `scripts/run-consortium.sh`
+/// does: fixed node keys (the preset's member peer ids), session keys and the hospital node key
+/// (`phrn`, which anchors read receipts) from `//<Validator>`.
+pub fn start_local_consortium(dir: &Path) -> Vec<Node> {
+	let mut nodes: Vec<Node> = Vec::new();
+	let mut peer_ids = Vec::new();
+	for (i, validator) in HOSPITALS.iter().enumerate() {
+		let base = dir.join(format!("h{}", i + 1));
+		std::fs::create_dir_all(&base).unwrap();
+		let key_file = base.join("node-key");
+		std::fs::write(&key_file, local_node_key(i + 1)).unwrap();
+		let (ok, peer_id, err) = run_node_command(&["key", "inspect-node-key", "--file", key_file.to_str().unwrap()]);
+		assert!(ok, "inspect-node-key failed: {err}");
+		peer_ids.push(peer_id.trim().to_string());
+		for (key_type, scheme) in [("aura", "sr25519"), ("gran", "ed25519"), ("phrn", "sr25519")] {
+			let suri = format!("//{validator}");
+			let (ok, _, err) = run_node_command(&[
+				"key", "insert", "--chain", "local-consortium", "--base-path", base.to_str().unwrap(),
+				"--key-type", key_type, "--scheme", scheme, "--suri", &suri,
+			]);
+			assert!(ok, "key insert failed: {err}");
+		}
+		nodes.push(Node::new(&format!("H{}", i + 1), &base));
+	}
+	let addresses: Vec<String> = nodes.iter().zip(&peer_ids).map(|(n, p)| n.multiaddr(p)).collect();
+	for (i, node) in nodes.iter_mut().enumerate() {
+		let mut args: Vec<String> = ["--chain", "local-consortium", "--validator", "--node-key-file"]
+			.iter()
+			.map(|s| s.to_string())
+			.collect();
+		args.push(node.base.join("node-key").to_string_lossy().into());
+		args.push("--bootnodes".into());
+		args.extend(addresses.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| a.clone()));
+		node.start(args);
+	}
+	nodes
+}
+
+/// The last log lines of every node.
+pub fn logs(nodes: &[Node]) -> String {
+	nodes.iter().map(|n| format!("--- {}\n{}", n.name, n.log_tail())).collect::<Vec<_>>().join("\n")
+}
+
+/// The lowest finalized height among `nodes` (0 for a node that does not answer).
+pub fn min_finalized(nodes: &[Node]) -> u32 {
+	nodes.iter().map(|n| n.finalized_height().unwrap_or(0)).min().unwrap_or(0)
+}
+
+/// Submits `calls` through `node` (each signer's extrinsics in order, nonces from its best block),
+/// waits until all are included and then until every node in `all` has finalized that block.
+/// Panics with the nodes' logs on timeout.
+pub fn submit_and_finalize(node: &Node, all: &[Node], calls: Vec<(Sr25519Keyring, phr_runtime::RuntimeCall)>) {
+	let chain = ChainContext::of(node);
+	let mut next: std::collections::BTreeMap<phr_runtime::AccountId, u32> = Default::default();
+	for (signer, call) in calls {
+		let account = signer.to_account_id();
+		let nonce = *next
+			.entry(account.clone())
+			.or_insert_with(|| onchain_nonce(node, &account).expect("the signer's nonce"));
+		let extrinsic = chain.signed(call, signer, nonce);
+		if let Err(error) = node.rpc("author_submitExtrinsic", json!([to_hex(&extrinsic)])) {
+			panic!("{signer:?}'s extrinsic {nonce} was refused: {error}");
+		}
+		next.insert(account, nonce + 1);
+	}
+	let included = wait_until(Duration::from_secs(60), || {
+		next.iter().all(|(account, nonce)| onchain_nonce(node, account) == Some(*nonce))
+	});
+	assert!(included, "the extrinsics should be included; logs:\n{}", logs(all));
+	let best = node.best_height().expect("the node answers");
+	let final_everywhere = wait_until(Duration::from_secs(90), || min_finalized(all) >= best);
+	assert!(final_everywhere, "block {best} should be final on every node; logs:\n{}", logs(all));
 }

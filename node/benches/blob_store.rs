@@ -1,0 +1,179 @@
+//! Blob-store benchmark against a real dev node (`cargo bench -p phr-node --bench blob_store`,
+//! or `scripts/bench-blobs.sh`): upload and fetch throughput for 64 KiB and 10 MiB records, the
+//! p50/p99 latency of authorized 64 KiB fetches at a fixed request rate, and raw ChaCha20-Poly1305
+//! and blake2b throughput on this machine in the same run, for the ratio. Prints the figures.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::{
+	sync::{Arc, Mutex},
+	time::{Duration, Instant},
+};
+
+use chacha20poly1305::{aead::AeadInPlace, ChaCha20Poly1305, KeyInit};
+use codec::Encode;
+use common::{blob::*, *};
+use phr_primitives::{ciphertext_hash, BlobMethod, BlobSubject, Category};
+use phr_runtime::RuntimeCall;
+use serde_json::json;
+use sp_keyring::Sr25519Keyring::Bob;
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * 1024;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+	std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn mib_per_s(bytes: usize, elapsed: Duration) -> f64 {
+	bytes as f64 / MIB as f64 / elapsed.as_secs_f64()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+	sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Raw ChaCha20-Poly1305 sealing of `len`-byte buffers, MiB/s.
+fn raw_aead(len: usize) -> f64 {
+	let cipher = ChaCha20Poly1305::new(&[7u8; 32].into());
+	let mut buffer = vec![1u8; len];
+	let rounds = (512 * MIB / len).max(4);
+	let start = Instant::now();
+	for i in 0..rounds {
+		let mut nonce = [0u8; 12];
+		nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
+		let tag = cipher.encrypt_in_place_detached(&nonce.into(), b"", &mut buffer).unwrap();
+		std::hint::black_box(tag);
+	}
+	mib_per_s(rounds * len, start.elapsed())
+}
+
+fn raw_blake2(len: usize) -> f64 {
+	let buffer = vec![3u8; len];
+	let rounds = (512 * MIB / len).max(4);
+	let start = Instant::now();
+	for _ in 0..rounds {
+		std::hint::black_box(ciphertext_hash(&buffer));
+	}
+	mib_per_s(rounds * len, start.elapsed())
+}
+
+fn main() {
+	let count_small: usize = env_or("PHR_BENCH_SMALL", 200);
+	let count_large: usize = env_or("PHR_BENCH_LARGE", 10);
+	let rate: u64 = env_or("PHR_BENCH_RATE", 500);
+	let seconds: u64 = env_or("PHR_BENCH_SECONDS", 10);
+
+	let dir = temp_dir("phr-bench-blobs-");
+	let mut node = Node::new("dev", &dir.path().join("dev"));
+	node.start(vec!["--dev".into()]);
+	assert!(wait_until(Duration::from_secs(60), || node.finalized_height().unwrap_or(0) >= 1), "the dev node starts");
+	let bob = Requester::new(Bob);
+	let nodes = std::slice::from_ref(&node);
+	submit_and_finalize(&node, nodes, vec![(Bob, RuntimeCall::Keys(pallet_keys::Call::register_keys { keys: bob.keys() }))]);
+
+	println!("blob-store benchmark: dev node, loopback JSON-RPC, {} cores", std::thread::available_parallelism().map_or(1, |n| n.get()));
+	let mut next_record = 0u64;
+	for (label, size, count) in [("64 KiB", 64 * KIB, count_small), ("10 MiB", 10 * MIB, count_large)] {
+		let blobs: Vec<Vec<u8>> = (0..count)
+			.map(|i| {
+				let mut data = test_bytes(size, i as u8);
+				data[..8].copy_from_slice(&(i as u64 | (size as u64) << 32).to_le_bytes());
+				data
+			})
+			.collect();
+		let start = Instant::now();
+		for data in &blobs {
+			bob.upload(&node, data).expect("upload");
+		}
+		let upload = start.elapsed();
+		let calls = blobs
+			.iter()
+			.map(|data| {
+				(Bob, RuntimeCall::Records(pallet_records::Call::register {
+					patient: Bob.to_account_id(),
+					ciphertext_hash: ciphertext_hash(data),
+					size: data.len() as u64,
+					category: Category::Observation,
+				}))
+			})
+			.collect();
+		submit_and_finalize(&node, nodes, calls);
+		let ids: Vec<u64> = (next_record..next_record + count as u64).collect();
+		next_record += count as u64;
+		let start = Instant::now();
+		for (id, data) in ids.iter().zip(&blobs) {
+			let (bytes, _) = bob.fetch(&node, *id).expect("fetch");
+			assert!(bytes.len() == data.len());
+		}
+		let fetch = start.elapsed();
+		let total = size * count;
+		println!(
+			"{label:>7} x {count:>4}: upload {:>7.1} MiB/s ({:>6.2} ms each), fetch {:>7.1} MiB/s ({:>6.2} ms each)",
+			mib_per_s(total, upload),
+			upload.as_secs_f64() * 1e3 / count as f64,
+			mib_per_s(total, fetch),
+			fetch.as_secs_f64() * 1e3 / count as f64
+		);
+	}
+
+	// Authorized 64 KiB fetches (records 0.. are the 64 KiB ones) at a fixed rate, open loop: each
+	// request has its time slot, whatever the previous answer took; 4 senders.
+	let small: Arc<Vec<u64>> = Arc::new((0..count_small as u64).collect());
+	let latencies = Arc::new(Mutex::new(Vec::new()));
+	let errors = Arc::new(Mutex::new(0u32));
+	let senders = 4u64;
+	let interval = Duration::from_secs_f64(senders as f64 / rate as f64);
+	let per_sender = rate * seconds / senders;
+	let start = Instant::now();
+	let handles: Vec<_> = (0..senders)
+		.map(|s| {
+			let (small, latencies, errors, port) = (small.clone(), latencies.clone(), errors.clone(), node.rpc_port);
+			std::thread::spawn(move || {
+				let node = Node::attach("dev", port);
+				let bob = Requester::new(Bob);
+				let offset = interval.mul_f64(s as f64 / senders as f64);
+				for i in 0..per_sender {
+					let slot = start + offset + interval.mul_f64(i as f64);
+					if let Some(wait) = slot.checked_duration_since(Instant::now()) {
+						std::thread::sleep(wait);
+					}
+					let record = small[(i as usize * senders as usize + s as usize) % small.len()];
+					let request = bob.request(BlobMethod::Fetch, BlobSubject::Record(record));
+					let sent = Instant::now();
+					let answer = node.rpc("phr_fetch", json!([to_hex(&request.encode())]));
+					let elapsed = sent.elapsed();
+					match answer {
+						Ok(_) => latencies.lock().unwrap().push(elapsed),
+						Err(_) => *errors.lock().unwrap() += 1,
+					}
+				}
+			})
+		})
+		.collect();
+	for handle in handles {
+		handle.join().unwrap();
+	}
+	let wall = start.elapsed();
+	let mut latencies = latencies.lock().unwrap().clone();
+	latencies.sort();
+	let served = latencies.len();
+	println!(
+		"64 KiB authorized fetch at {rate} req/s for {seconds} s: {served} served ({:.0} req/s achieved), {} errors, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+		served as f64 / wall.as_secs_f64(),
+		errors.lock().unwrap(),
+		percentile(&latencies, 0.50).as_secs_f64() * 1e3,
+		percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+		latencies.last().unwrap().as_secs_f64() * 1e3
+	);
+	for size in [64 * KIB, MIB] {
+		println!(
+			"raw, same machine, same run: ChaCha20-Poly1305 seal {:>7.1} MiB/s, blake2b-256 {:>7.1} MiB/s ({} KiB buffers)",
+			raw_aead(size),
+			raw_blake2(size),
+			size / KIB
+		);
+	}
+	drop(node);
+}

@@ -1,0 +1,103 @@
+//! What the blob store asks the chain: keys, records and access decisions at the FINALIZED block
+//! (a revocation counts once final, and so does a grant), and the events of finalized blocks.
+
+use codec::Decode;
+use pallet_access_runtime_api::AccessApi;
+use pallet_consortium_runtime_api::ConsortiumApi;
+use pallet_keys_runtime_api::KeysApi;
+use pallet_records_runtime_api::RecordsApi;
+use phr_primitives::{Decision, KeyRecord, Moment, Purpose, RecordId, RecordInfo, Right};
+use phr_runtime::{AccountId, BlockNumber, Hash, RuntimeEvent};
+use sc_client_api::StorageProvider;
+use sp_api::ProvideRuntimeApi;
+use sp_blockchain::HeaderBackend;
+use sp_core::storage::StorageKey;
+
+use crate::service::FullClient;
+
+pub type Record = RecordInfo<AccountId, BlockNumber>;
+
+/// A runtime API call failed: the node's state is unreadable (pruned, or a runtime mismatch).
+#[derive(Debug)]
+pub struct ChainError(pub String);
+
+impl std::fmt::Display for ChainError {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		f.write_str(&self.0)
+	}
+}
+
+fn api_error(what: &str) -> impl Fn(sp_api::ApiError) -> ChainError + '_ {
+	move |error| ChainError(format!("cannot read {what} from the chain: {error}"))
+}
+
+/// The chain as the blob store sees it.
+pub struct ChainView<'a> {
+	pub client: &'a FullClient,
+}
+
+impl ChainView<'_> {
+	pub fn finalized(&self) -> Hash {
+		self.client.info().finalized_hash
+	}
+
+	pub fn best(&self) -> Hash {
+		self.client.info().best_hash
+	}
+
+	pub fn is_registered(&self, at: Hash, who: &AccountId) -> Result<bool, ChainError> {
+		self.client.runtime_api().is_registered(at, who.clone()).map_err(api_error("the registry"))
+	}
+
+	pub fn current_key(&self, at: Hash, who: &AccountId) -> Result<Option<KeyRecord<BlockNumber>>, ChainError> {
+		self.client.runtime_api().current_key(at, who.clone()).map_err(api_error("the account's keys"))
+	}
+
+	pub fn record(&self, at: Hash, id: RecordId) -> Result<Option<Record>, ChainError> {
+		self.client.runtime_api().record(at, id).map_err(api_error("the record"))
+	}
+
+	pub fn record_by_hash(&self, at: Hash, hash: phr_primitives::CiphertextHash) -> Result<Option<RecordId>, ChainError> {
+		self.client.runtime_api().record_by_hash(at, hash).map_err(api_error("the record of a ciphertext"))
+	}
+
+	pub fn versions(&self, at: Hash, id: RecordId) -> Result<Vec<RecordId>, ChainError> {
+		self.client.runtime_api().versions(at, id).map_err(api_error("the record's versions"))
+	}
+
+	pub fn decide(
+		&self,
+		at: Hash,
+		who: &AccountId,
+		record: RecordId,
+		right: Right,
+		purpose: Purpose,
+		now: Moment,
+	) -> Result<Decision, ChainError> {
+		self.client
+			.runtime_api()
+			.decide(at, who.clone(), record, right, purpose, now)
+			.map_err(api_error("the access decision"))
+	}
+
+	pub fn member_nodes(&self, at: Hash) -> Result<Vec<Vec<u8>>, ChainError> {
+		let nodes = self.client.runtime_api().member_nodes(at).map_err(api_error("the member nodes"))?;
+		Ok(nodes.into_iter().map(|node| node.into_inner()).collect())
+	}
+
+	/// The events of block `at` (System::Events, decoded with this node's runtime types).
+	pub fn events(&self, at: Hash) -> Result<Vec<RuntimeEvent>, ChainError> {
+		let mut key = sp_crypto_hashing::twox_128(b"System").to_vec();
+		key.extend_from_slice(&sp_crypto_hashing::twox_128(b"Events"));
+		let Some(data) = self
+			.client
+			.storage(at, &StorageKey(key))
+			.map_err(|e| ChainError(format!("cannot read the events of block {at}: {e}")))?
+		else {
+			return Ok(Vec::new());
+		};
+		let records = Vec::<frame_system::EventRecord<RuntimeEvent, Hash>>::decode(&mut &data.0[..])
+			.map_err(|e| ChainError(format!("the events of block {at} do not decode (is this node older than the runtime?): {e}")))?;
+		Ok(records.into_iter().map(|record| record.event).collect())
+	}
+}

@@ -1,0 +1,92 @@
+//! The node's side of the off-chain ciphertext store.
+//!
+//! `phr-blob-store` is the RocksDB database; this module wires it to the chain and the network:
+//! - [`rpc`]: the `phr_` JSON-RPC namespace (signed uploads, fetches checked against the chain's
+//!   access rules at the finalized block, wrapped keys, status, read receipts);
+//! - [`lifecycle`]: follows finality: pins what registrations made final, purges what erasures made
+//!   final, expires unregistered uploads, records anchored receipt batches;
+//! - [`replication`]: the `/phr/blob/1` request-response protocol between member nodes, and the task
+//!   that fetches every pinned ciphertext this node lacks (or found corrupt);
+//! - [`receipts`]: anchors batches of served reads on chain with the hospital's node key.
+
+pub mod chain;
+pub mod lifecycle;
+pub mod receipts;
+pub mod replication;
+pub mod rpc;
+
+use std::{
+	collections::HashMap,
+	sync::{Arc, Mutex},
+	time::{SystemTime, UNIX_EPOCH},
+};
+
+use phr_blob_store::BlobStore;
+use phr_primitives::CiphertextHash;
+use sc_network::service::traits::NetworkService;
+
+use crate::service::FullClient;
+
+/// How long a multi-chunk read may go on after the fetch that the chain allowed.
+pub const READ_SESSION_MS: u64 = 120_000;
+/// Farthest in the future a signed request may expire: bounds the replay table's memory.
+pub const MAX_REQUEST_LIFETIME_MS: u64 = 10 * 60_000;
+
+/// A fetch the chain allowed, whose further chunks the reader may read until `expires_at_ms`.
+#[derive(Clone, Debug)]
+pub struct ReadSession {
+	pub hash: CiphertextHash,
+	pub chunks: u32,
+	pub expires_at_ms: u64,
+}
+
+/// What the RPC, the lifecycle and the replication tasks share.
+pub struct Blobs {
+	pub store: Arc<BlobStore>,
+	pub client: Arc<FullClient>,
+	pub network: Arc<dyn NetworkService>,
+	sessions: Mutex<HashMap<[u8; 16], ReadSession>>,
+	/// Wakes the replication task when a ciphertext is wanted.
+	pub wanted: tokio::sync::Notify,
+	/// One fetch from peers at a time (the background task and an RPC repair never race).
+	pub fetching: tokio::sync::Mutex<()>,
+}
+
+impl Blobs {
+	pub fn new(store: Arc<BlobStore>, client: Arc<FullClient>, network: Arc<dyn NetworkService>) -> Blobs {
+		Blobs {
+			store,
+			client,
+			network,
+			sessions: Mutex::new(HashMap::new()),
+			wanted: tokio::sync::Notify::new(),
+			fetching: tokio::sync::Mutex::new(()),
+		}
+	}
+
+	/// Opens a read session; returns its token.
+	pub fn open_session(&self, session: ReadSession) -> [u8; 16] {
+		let token: [u8; 16] = rand::random();
+		self.sessions.lock().expect("session table lock").insert(token, session);
+		token
+	}
+
+	/// The live session of `token`, if any.
+	pub fn session(&self, token: &[u8; 16], now_ms: u64) -> Option<ReadSession> {
+		let sessions = self.sessions.lock().expect("session table lock");
+		sessions.get(token).filter(|session| session.expires_at_ms >= now_ms).cloned()
+	}
+
+	/// Forgets expired sessions, and every session reading `hash` once it is purged.
+	pub fn prune_sessions(&self, now_ms: u64, purged: &[CiphertextHash]) {
+		self.sessions
+			.lock()
+			.expect("session table lock")
+			.retain(|_, session| session.expires_at_ms >= now_ms && !purged.contains(&session.hash));
+	}
+}
+
+/// Unix time in milliseconds (the clock the chain's grants and the requests' expiries use).
+pub fn now_ms() -> u64 {
+	SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}

@@ -1,0 +1,120 @@
+//! A minimal client of the `phr_` blob RPC for tests: signs requests with an account's ed25519
+//! request key, uploads in chunks, fetches whole ciphertexts.
+
+use base64::Engine as _;
+use codec::Encode;
+use ed25519_dalek::SigningKey;
+use phr_primitives::{sign_request, AccountKeys, BlobMethod, BlobRequest, BlobSubject, CiphertextHash, RecordId, SignedBlobRequest};
+use phr_runtime::AccountId;
+use serde_json::{json, Value};
+use sp_keyring::Sr25519Keyring;
+
+use super::{to_hex, Node};
+
+pub const CHUNK: usize = 1024 * 1024;
+
+fn b64(bytes: &[u8]) -> String {
+	base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn unb64(text: &Value) -> Vec<u8> {
+	base64::engine::general_purpose::STANDARD.decode(text.as_str().expect("a base64 string")).expect("base64")
+}
+
+/// The JSON-RPC error code of a failed call.
+pub fn code(error: &Value) -> i64 {
+	error["code"].as_i64().unwrap_or_else(|| panic!("not a JSON-RPC error: {error}"))
+}
+
+fn now_ms() -> u64 {
+	std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// An account with the request key it registers on chain.
+pub struct Requester {
+	pub keyring: Sr25519Keyring,
+	pub key: SigningKey,
+}
+
+impl Requester {
+	pub fn new(keyring: Sr25519Keyring) -> Requester {
+		let seed = phr_primitives::ciphertext_hash(format!("phr-test-request-key-{keyring:?}").as_bytes()).0;
+		Requester { keyring, key: SigningKey::from_bytes(&seed) }
+	}
+
+	pub fn account(&self) -> AccountId {
+		self.keyring.to_account_id()
+	}
+
+	/// The keys it registers with `Keys::register_keys` (the X25519 key is a placeholder here).
+	pub fn keys(&self) -> AccountKeys {
+		AccountKeys { encryption: phr_primitives::ciphertext_hash(&self.key.to_bytes()).0, request_signing: self.key.verifying_key().to_bytes() }
+	}
+
+	/// A request signed now, valid one minute, with a fresh random nonce.
+	pub fn request(&self, method: BlobMethod, subject: BlobSubject) -> SignedBlobRequest<AccountId> {
+		self.request_with(method, subject, rand::random(), now_ms() + 60_000)
+	}
+
+	pub fn request_with(
+		&self,
+		method: BlobMethod,
+		subject: BlobSubject,
+		nonce: [u8; 16],
+		expires_at_ms: u64,
+	) -> SignedBlobRequest<AccountId> {
+		sign_request(BlobRequest { method, account: self.account(), subject, nonce, expires_at_ms }, &self.key)
+	}
+
+	/// Uploads `data` through `node` (begin, chunks, finish); returns the finish answer.
+	pub fn upload(&self, node: &Node, data: &[u8]) -> Result<Value, Value> {
+		let hash = phr_primitives::ciphertext_hash(data);
+		let request = self.request(BlobMethod::UploadCiphertext, BlobSubject::Ciphertext(hash));
+		let started = node.rpc("phr_uploadBegin", json!([to_hex(&request.encode()), data.len() as u64]))?;
+		let Some(upload) = started["upload"].as_str() else { return node.rpc("phr_blobStatus", json!([hash])) };
+		for (index, chunk) in data.chunks(CHUNK).enumerate() {
+			node.rpc("phr_uploadChunk", json!([upload, index as u32, b64(chunk)]))?;
+		}
+		node.rpc("phr_uploadFinish", json!([upload]))
+	}
+
+	/// Stores `record`'s data key wrapped for `recipient`.
+	pub fn put_wrapped_key(&self, node: &Node, record: RecordId, recipient: &AccountId, wrapped: &[u8]) -> Result<Value, Value> {
+		let request = self.request(BlobMethod::UploadWrappedKey, BlobSubject::Record(record));
+		node.rpc("phr_putWrappedKey", json!([to_hex(&request.encode()), recipient.to_string(), 0, 0, b64(wrapped)]))
+	}
+
+	/// Sends an already signed fetch request; returns the answer as is.
+	pub fn fetch_signed(node: &Node, request: &SignedBlobRequest<AccountId>) -> Result<Value, Value> {
+		node.rpc("phr_fetch", json!([to_hex(&request.encode())]))
+	}
+
+	/// Fetches the whole ciphertext of `record` through `node`; returns it and the wrapped key.
+	pub fn fetch(&self, node: &Node, record: RecordId) -> Result<(Vec<u8>, Option<Vec<u8>>), Value> {
+		let answer = Self::fetch_signed(node, &self.request(BlobMethod::Fetch, BlobSubject::Record(record)))?;
+		let wrapped = answer["wrappedKey"].get("wrapped").map(unb64);
+		if !answer["data"].is_null() {
+			return Ok((unb64(&answer["data"]), wrapped));
+		}
+		let session = answer["session"].as_str().expect("a session for a multi-chunk ciphertext").to_string();
+		let mut bytes = Vec::new();
+		for index in 0..answer["chunks"].as_u64().expect("chunks") {
+			bytes.extend(unb64(&node.rpc("phr_fetchChunk", json!([session, index]))?));
+		}
+		Ok((bytes, wrapped))
+	}
+}
+
+/// The state of `hash` in `node`'s store ("pending", "pinned", ...), after reading it back when
+/// `verify`.
+pub fn blob_state(node: &Node, hash: CiphertextHash, verify: bool) -> String {
+	match node.rpc("phr_blobStatus", json!([hash, verify])) {
+		Ok(status) => status["state"].as_str().unwrap_or_default().to_string(),
+		Err(error) => format!("error: {error}"),
+	}
+}
+
+/// Deterministic test bytes.
+pub fn test_bytes(len: usize, seed: u8) -> Vec<u8> {
+	(0..len).map(|i| (i as u8).wrapping_mul(131).wrapping_add(seed) ^ (i >> 13) as u8).collect()
+}
