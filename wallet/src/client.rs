@@ -1,0 +1,205 @@
+//! Talking to a node: JSON-RPC over HTTP(S). Chain state is read with runtime APIs (`state_call`),
+//! decoded with the runtime's own types (this wallet is built from the same workspace as the
+//! runtime, so the types cannot drift); extrinsics are built and signed locally
+//! (`phr_runtime::signed_extrinsic`) and followed until FINAL, with their events; ciphertext goes
+//! through the node's `phr_` namespace with requests signed by the wallet's request key.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use codec::{Decode, Encode};
+use jsonrpsee::{
+	core::{client::ClientT, params::ArrayParams},
+	http_client::{HttpClient, HttpClientBuilder},
+};
+use phr_primitives::{sign_request, BlobMethod, BlobRequest, BlobSubject, SignedBlobRequest};
+use phr_runtime::{AccountId, Hash, RuntimeCall, RuntimeEvent};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use sp_core::H256;
+
+use crate::{
+	error::{Result, WalletError},
+	keyfile::Wallet,
+};
+
+/// How long a transaction may take to become final.
+const FINALITY_TIMEOUT: Duration = Duration::from_secs(120);
+/// Lifetime of a signed blob request.
+const REQUEST_LIFETIME_MS: u64 = 120_000;
+
+pub fn now_ms() -> u64 {
+	std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+	base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub fn unb64(value: &Value) -> Result<Vec<u8>> {
+	let text = value.as_str().ok_or_else(|| WalletError::Corrupt("the node sent no base64 data".into()))?;
+	base64::engine::general_purpose::STANDARD
+		.decode(text)
+		.map_err(|e| WalletError::Corrupt(format!("the node sent invalid base64: {e}")))
+}
+
+/// A connection to one node.
+pub struct Node {
+	url: String,
+	client: HttpClient,
+	runtime: tokio::runtime::Runtime,
+}
+
+/// An extrinsic that is final, with the events it emitted.
+pub struct Finalized {
+	pub events: Vec<RuntimeEvent>,
+}
+
+impl Node {
+	pub fn connect(url: &str) -> Result<Node> {
+		let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+		let client = {
+			let _guard = runtime.enter();
+			HttpClientBuilder::default()
+				.max_request_size(16 * 1024 * 1024)
+				.max_response_size(16 * 1024 * 1024)
+				.request_timeout(Duration::from_secs(60))
+				.build(url)
+				.map_err(|e| WalletError::Unreachable { url: url.into(), reason: e.to_string() })?
+		};
+		Ok(Node { url: url.into(), client, runtime })
+	}
+
+	/// One JSON-RPC call.
+	pub fn call<T: DeserializeOwned>(&self, method: &str, params: Vec<Value>) -> Result<T> {
+		let mut array = ArrayParams::new();
+		for param in params {
+			array.insert(param).expect("a JSON value serializes");
+		}
+		self.runtime.block_on(self.client.request::<T, _>(method, array)).map_err(|error| match error {
+			jsonrpsee::core::ClientError::Call(call) => WalletError::Rpc {
+				method: method.into(),
+				code: call.code(),
+				message: match call.data() {
+					Some(data) => format!("{} ({})", call.message(), data.get().trim_matches('"')),
+					None => call.message().to_string(),
+				},
+			},
+			other => WalletError::Unreachable { url: self.url.clone(), reason: other.to_string() },
+		})
+	}
+
+	/// A runtime API call, at `at` or the best block.
+	pub fn state_call<T: Decode>(&self, method: &str, args: impl Encode, at: Option<H256>) -> Result<T> {
+		let mut params = vec![Value::from(method), Value::from(to_hex(&args.encode()))];
+		if let Some(at) = at {
+			params.push(serde_json::to_value(at).expect("a hash serializes"));
+		}
+		let answer: String = self.call("state_call", params)?;
+		let bytes = from_hex(&answer)?;
+		T::decode(&mut &bytes[..])
+			.map_err(|e| WalletError::Corrupt(format!("{method} answered something this wallet cannot decode ({e}): update the wallet")))
+	}
+
+	pub fn finalized_head(&self) -> Result<H256> {
+		self.call("chain_getFinalizedHead", vec![])
+	}
+
+	fn block_number(&self, hash: H256) -> Result<u32> {
+		let header: Value = self.call("chain_getHeader", vec![serde_json::to_value(hash).expect("hash")])?;
+		let number = header["number"].as_str().unwrap_or("0x0").trim_start_matches("0x");
+		u32::from_str_radix(number, 16).map_err(|_| WalletError::Corrupt("a header without a number".into()))
+	}
+
+	fn block_hash(&self, number: u32) -> Result<H256> {
+		self.call("chain_getBlockHash", vec![Value::from(number)])
+	}
+
+	/// Signs `call` with the wallet's account, submits it, and waits until it is FINAL; a
+	/// dispatch error is returned as such, by name.
+	pub fn submit(&self, wallet: &Wallet, call: RuntimeCall) -> Result<Finalized> {
+		let genesis = self.block_hash(0)?;
+		let version: Value = self.call("state_getRuntimeVersion", vec![])?;
+		let context = phr_runtime::SigningContext {
+			genesis,
+			spec_version: version["specVersion"].as_u64().unwrap_or_default() as u32,
+			transaction_version: version["transactionVersion"].as_u64().unwrap_or_default() as u32,
+		};
+		let account = wallet.account();
+		let nonce: u32 = self.call("system_accountNextIndex", vec![Value::from(account.to_string())])?;
+		let extrinsic = phr_runtime::signed_extrinsic(&context, call, account, nonce, |payload| wallet.sign(payload));
+		let encoded = to_hex(&extrinsic.encode());
+		let mut next = self.block_number(self.finalized_head()?)? + 1;
+		let _: H256 = self.call("author_submitExtrinsic", vec![Value::from(encoded.clone())]).map_err(|e| match e {
+			WalletError::Rpc { code: 1010, message, .. } if message.contains("Custom error: 1") => WalletError::Dispatch(
+				"this account is not registered with the consortium: ask a hospital admin to onboard it".into(),
+			),
+			WalletError::Rpc { code: 1010, message, .. } if message.contains("Custom error: 2") => WalletError::Dispatch(
+				"this account sent too many transactions recently: wait a minute and retry".into(),
+			),
+			other => other,
+		})?;
+		let started = Instant::now();
+		loop {
+			let finalized = self.block_number(self.finalized_head()?)?;
+			while next <= finalized {
+				let hash = self.block_hash(next)?;
+				let block: Value = self.call("chain_getBlock", vec![serde_json::to_value(hash).expect("hash")])?;
+				let extrinsics = block["block"]["extrinsics"].as_array().cloned().unwrap_or_default();
+				if let Some(index) = extrinsics.iter().position(|x| x.as_str() == Some(&encoded)) {
+					return self.outcome(hash, index as u32);
+				}
+				next += 1;
+			}
+			if started.elapsed() > FINALITY_TIMEOUT {
+				return Err(WalletError::Timeout(FINALITY_TIMEOUT.as_secs()));
+			}
+			std::thread::sleep(Duration::from_millis(300));
+		}
+	}
+
+	/// The events of extrinsic `index` of block `block`, or its dispatch error.
+	fn outcome(&self, block: H256, index: u32) -> Result<Finalized> {
+		let records = self.events(block)?;
+		let mut events = Vec::new();
+		for record in records {
+			if record.phase != frame_system::Phase::ApplyExtrinsic(index) {
+				continue;
+			}
+			if let RuntimeEvent::System(frame_system::Event::ExtrinsicFailed { dispatch_error, .. }) = &record.event {
+				let name = phr_runtime::RuntimeError::from_dispatch_error(*dispatch_error)
+					.map(|e| format!("{e:?}"))
+					.unwrap_or_else(|| format!("{dispatch_error:?}"));
+				return Err(WalletError::Dispatch(name));
+			}
+			events.push(record.event);
+		}
+		Ok(Finalized { events })
+	}
+
+	fn events(&self, block: H256) -> Result<Vec<frame_system::EventRecord<RuntimeEvent, Hash>>> {
+		let mut key = sp_crypto_hashing::twox_128(b"System").to_vec();
+		key.extend_from_slice(&sp_crypto_hashing::twox_128(b"Events"));
+		let answer: Option<String> =
+			self.call("state_getStorage", vec![Value::from(to_hex(&key)), serde_json::to_value(block).expect("hash")])?;
+		let Some(answer) = answer else { return Ok(Vec::new()) };
+		Decode::decode(&mut &from_hex(&answer)?[..])
+			.map_err(|e| WalletError::Corrupt(format!("the block's events do not decode ({e}): update the wallet")))
+	}
+
+	/// A fresh signed request to the blob store.
+	pub fn request(wallet: &Wallet, method: BlobMethod, subject: BlobSubject) -> SignedBlobRequest<AccountId> {
+		let mut nonce = [0u8; 16];
+		rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
+		let request = BlobRequest { method, account: wallet.account(), subject, nonce, expires_at_ms: now_ms() + REQUEST_LIFETIME_MS };
+		sign_request(request, wallet.request_key())
+	}
+}
+
+pub fn to_hex(bytes: &[u8]) -> String {
+	format!("0x{}", hex::encode(bytes))
+}
+
+pub fn from_hex(text: &str) -> Result<Vec<u8>> {
+	hex::decode(text.trim_start_matches("0x")).map_err(|_| WalletError::Corrupt("the node sent invalid hex".into()))
+}

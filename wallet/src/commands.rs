@@ -1,0 +1,882 @@
+//! What each subcommand does. Every command ends in a [`Report`]: one or more plain sentences, or
+//! JSON with `--json`.
+
+use std::{fs::File, io::BufReader, path::Path};
+
+use phr_primitives::{
+	receipts, AccountKeys, AttributePolicy, AuditEntry, BlobSubject, Category, CategorySet, Conditions, Grant,
+	GrantId, GrantTerms, Grantee, GuardianPowers, KeyRecord, ReceiptBatch, RecordId, RecordInfo, Rights,
+	Role, RoleSet, RotationReason, Scope, StaffView, TimeWindow,
+};
+use phr_runtime::{AccountId, BlockNumber, RuntimeCall, RuntimeEvent};
+use serde_json::{json, Value};
+use sp_core::crypto::Ss58Codec;
+use zeroize::Zeroizing;
+
+use crate::{
+	blobs,
+	client::{now_ms, Finalized, Node},
+	crypto::DataKey,
+	error::{file_error, Result, WalletError},
+	fhir,
+	keyfile::{self, Wallet},
+	AdminCommand, Cli, Command, ConsentCommand, EmergencyCommand, GrantArgs, GuardianCommand, KeysCommand,
+	RecordCommand,
+};
+
+pub type RecordOnChain = RecordInfo<AccountId, BlockNumber>;
+
+/// What a command tells its user.
+pub struct Report {
+	pub text: String,
+	pub json: Value,
+}
+
+impl Report {
+	fn new(text: impl Into<String>, json: Value) -> Report {
+		Report { text: text.into(), json }
+	}
+}
+
+/// The passphrase: `PHR_PASSPHRASE`, or asked on the terminal (twice when creating).
+fn passphrase(confirm: bool) -> Result<Zeroizing<String>> {
+	if let Ok(value) = std::env::var("PHR_PASSPHRASE") {
+		return Ok(Zeroizing::new(value));
+	}
+	let first = Zeroizing::new(
+		rpassword::prompt_password("Wallet passphrase: ")
+			.map_err(|e| WalletError::Usage(format!("cannot read the passphrase ({e}): set PHR_PASSPHRASE")))?,
+	);
+	if confirm {
+		let second = Zeroizing::new(rpassword::prompt_password("Again: ")?);
+		if *first != *second {
+			return Err(WalletError::Usage("the two passphrases differ: try again".into()));
+		}
+	}
+	Ok(first)
+}
+
+pub fn parse_account(text: &str) -> Result<AccountId> {
+	if let Ok(account) = AccountId::from_ss58check(text) {
+		return Ok(account);
+	}
+	if let Some(bytes) = text.strip_prefix("0x").and_then(|h| hex::decode(h).ok()).filter(|b| b.len() == 32) {
+		return Ok(AccountId::new(bytes.try_into().expect("32 bytes")));
+	}
+	Err(WalletError::Usage(format!("'{text}' is not an account: give its SS58 address (5F...) or 0x-hex public key")))
+}
+
+/// `30m`, `1h`, `7d`, `90s` in milliseconds.
+pub fn parse_duration(text: &str) -> Result<u64> {
+	let bad = || WalletError::Usage(format!("'{text}' is not a duration: write e.g. 30m, 1h or 7d"));
+	let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+	let number: u64 = number.parse().map_err(|_| bad())?;
+	let unit_ms = match unit {
+		"s" => 1_000,
+		"m" => 60_000,
+		"h" => 3_600_000,
+		"d" => 86_400_000,
+		_ => return Err(bad()),
+	};
+	number.checked_mul(unit_ms).filter(|ms| *ms > 0).ok_or_else(bad)
+}
+
+fn parse_category(name: &str) -> Result<Category> {
+	Category::from_name(name).ok_or_else(|| {
+		let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+		WalletError::Usage(format!("'{name}' is not a category: use one of {}", names.join(", ")))
+	})
+}
+
+fn parse_categories(names: &[String]) -> Result<CategorySet> {
+	if names.iter().any(|n| n == "all") {
+		return Ok(CategorySet::all());
+	}
+	Ok(CategorySet::from_categories(&names.iter().map(|n| parse_category(n)).collect::<Result<Vec<_>>>()?))
+}
+
+fn parse_role(name: &str) -> Result<Role> {
+	Role::from_name(name).ok_or_else(|| {
+		let names: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+		WalletError::Usage(format!("'{name}' is not a role: use one of {}", names.join(", ")))
+	})
+}
+
+fn bounded<T, S: frame_support::traits::Get<u32>>(values: Vec<T>, what: &str) -> Result<frame_support::BoundedVec<T, S>> {
+	let max = S::get();
+	values.try_into().map_err(|_| WalletError::Usage(format!("at most {max} {what}")))
+}
+
+fn attribute(text: &str) -> Result<phr_primitives::AttributeCode> {
+	bounded(text.as_bytes().to_vec(), "bytes in an attribute")
+}
+
+fn parse_hours(text: &str) -> Result<TimeWindow> {
+	let minute = |hhmm: &str| -> Option<u16> {
+		let (h, m) = hhmm.split_once(':')?;
+		let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+		(h < 24 && m < 60).then_some(h * 60 + m)
+	};
+	let (start, end) = text.split_once('-').ok_or_else(|| WalletError::Usage(format!("'{text}': write hours as 08:00-18:00")))?;
+	match (minute(start), minute(end)) {
+		(Some(start_minute), Some(end_minute)) => Ok(TimeWindow { start_minute, end_minute }),
+		_ => Err(WalletError::Usage(format!("'{text}': write hours as 08:00-18:00 (UTC)"))),
+	}
+}
+
+/// The chain's view, read at the finalized block.
+struct Chain<'a> {
+	node: &'a Node,
+}
+
+impl Chain<'_> {
+	fn record(&self, id: RecordId) -> Result<Option<RecordOnChain>> {
+		self.node.state_call("RecordsApi_record", id, Some(self.node.finalized_head()?))
+	}
+
+	fn records_of(&self, patient: &AccountId) -> Result<Vec<(RecordId, RecordOnChain)>> {
+		let at = self.node.finalized_head()?;
+		let mut all = Vec::new();
+		loop {
+			let page: Vec<(RecordId, RecordOnChain)> =
+				self.node.state_call("RecordsApi_patient_records", (patient, all.len() as u32, 1000u32), Some(at))?;
+			let done = page.len() < 1000;
+			all.extend(page);
+			if done {
+				return Ok(all);
+			}
+		}
+	}
+
+	fn root_of(&self, id: RecordId) -> Result<RecordId> {
+		let versions: Vec<RecordId> = self.node.state_call("RecordsApi_versions", id, Some(self.node.finalized_head()?))?;
+		Ok(versions.first().copied().unwrap_or(id))
+	}
+
+	fn current_key(&self, who: &AccountId) -> Result<Option<KeyRecord<BlockNumber>>> {
+		self.node.state_call("KeysApi_current_key", who, Some(self.node.finalized_head()?))
+	}
+
+	fn grants_of(&self, patient: &AccountId) -> Result<Vec<(GrantId, Grant<AccountId, BlockNumber>)>> {
+		self.node.state_call("AccessApi_grants_of", patient, Some(self.node.finalized_head()?))
+	}
+
+	/// Every staff member of a member hospital, with hospital, roles and attributes.
+	fn staff(&self) -> Result<Vec<(AccountId, StaffView)>> {
+		let at = self.node.finalized_head()?;
+		let mut all: Vec<(AccountId, StaffView)> = Vec::new();
+		loop {
+			let after = all.last().map(|(who, _)| who.clone());
+			let page: Vec<(AccountId, StaffView)> = self.node.state_call("ConsortiumApi_staff", (after, 1000u32), Some(at))?;
+			let done = page.len() < 1000;
+			all.extend(page);
+			if done {
+				return Ok(all);
+			}
+		}
+	}
+
+	/// The accounts `grantee` names: the account itself, or the staff its role or policy matches.
+	fn named(&self, grantee: &Grantee<AccountId>, staff: &[(AccountId, StaffView)]) -> Vec<AccountId> {
+		match grantee {
+			Grantee::Account(account) => vec![account.clone()],
+			_ => staff.iter().filter(|(who, view)| grantee.names(who, Some(view))).map(|(who, _)| who.clone()).collect(),
+		}
+	}
+
+	/// Who gets a record's data key besides its patient and author: everyone a live read grant of
+	/// `patient` covering the record names, and (break-glass) every staff member holding the
+	/// emergency role, whose reads the chain still allows only during an open emergency access.
+	fn readers(&self, patient: &AccountId, category: Category, root: RecordId) -> Result<Vec<AccountId>> {
+		let now = now_ms();
+		let staff = self.staff()?;
+		let mut readers: Vec<AccountId> = Vec::new();
+		for (_, grant) in self.grants_of(patient)? {
+			let terms = &grant.terms;
+			if terms.rights.contains(phr_primitives::Right::Read) && terms.expires_at > now && terms.scope.covers(category, root) {
+				readers.extend(self.named(&terms.grantee, &staff));
+			}
+		}
+		readers.extend(staff.iter().filter(|(_, view)| view.roles.contains(Role::Emergency)).map(|(who, _)| who.clone()));
+		Ok(readers)
+	}
+}
+
+fn event<T>(finalized: &Finalized, pick: impl Fn(&RuntimeEvent) -> Option<T>, what: &str) -> Result<T> {
+	finalized
+		.events
+		.iter()
+		.find_map(pick)
+		.ok_or_else(|| WalletError::Corrupt(format!("the transaction is final but emitted no {what} event")))
+}
+
+/// The data key of `record` as this wallet can open it (the patient's own, or a grantee's).
+fn data_key(node: &Node, wallet: &Wallet, record: RecordId, quiet: bool) -> Result<(DataKey, u32)> {
+	let fetched = blobs::fetch(node, wallet, record, "treatment", quiet)?;
+	Ok((fetched.key, fetched.key_epoch))
+}
+
+/// Wraps `key` for each of `recipients` that registered keys; returns those that did not.
+fn deliver(
+	node: &Node,
+	wallet: &Wallet,
+	record: RecordId,
+	data_epoch: u32,
+	key: &DataKey,
+	recipients: &[AccountId],
+) -> Result<Vec<AccountId>> {
+	let chain = Chain { node };
+	let mut missing = Vec::new();
+	let mut done: Vec<&AccountId> = Vec::new();
+	for recipient in recipients {
+		if done.contains(&recipient) {
+			continue;
+		}
+		done.push(recipient);
+		match chain.current_key(recipient)? {
+			Some(keys) => blobs::share_key(node, wallet, record, data_epoch, key, recipient, &keys.keys.encryption, keys.epoch)?,
+			None => missing.push(recipient.clone()),
+		}
+	}
+	Ok(missing)
+}
+
+fn missing_note(missing: &[AccountId]) -> String {
+	if missing.is_empty() {
+		return String::new();
+	}
+	let names: Vec<String> = missing.iter().map(|a| a.to_ss58check()).collect();
+	format!(" Not shared with {} (no keys registered yet: run `phr grant` again once they ran `phr keys register`).", names.join(", "))
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+	let report = dispatch(&cli)?;
+	if cli.json {
+		println!("{}", serde_json::to_string_pretty(&report.json).expect("JSON serializes"));
+	} else {
+		println!("{}", report.text);
+	}
+	Ok(())
+}
+
+fn open_wallet(cli: &Cli) -> Result<Wallet> {
+	if !cli.wallet.exists() {
+		return Err(WalletError::NoWallet(cli.wallet.display().to_string()));
+	}
+	Wallet::open(&cli.wallet, passphrase(false)?)
+}
+
+fn dispatch(cli: &Cli) -> Result<Report> {
+	match &cli.command {
+		Command::Keys(KeysCommand::New) => {
+			let mnemonic = keyfile::new_mnemonic();
+			let wallet = Wallet::create(&cli.wallet, &mnemonic, passphrase(true)?)?;
+			let account = wallet.account().to_ss58check();
+			Ok(Report::new(
+				format!(
+					"Created wallet {} for account {account}.\nWrite down this recovery phrase; it is shown only once:\n  {}\nNext: ask a hospital admin to onboard {account}, then run `phr keys register`.",
+					cli.wallet.display(),
+					*mnemonic
+				),
+				json!({ "account": account, "wallet": cli.wallet, "mnemonic": *mnemonic }),
+			))
+		},
+		Command::Keys(KeysCommand::Import { secret }) => {
+			let wallet = Wallet::create(&cli.wallet, secret, passphrase(true)?)?;
+			let account = wallet.account().to_ss58check();
+			Ok(Report::new(
+				format!("Created wallet {} for account {account}.", cli.wallet.display()),
+				json!({ "account": account, "wallet": cli.wallet }),
+			))
+		},
+		Command::Keys(KeysCommand::Show) => keys_show(cli),
+		Command::Keys(KeysCommand::Register) => {
+			let wallet = open_wallet(cli)?;
+			let node = Node::connect(&cli.node)?;
+			let keys = wallet.public_keys()?;
+			node.submit(&wallet, RuntimeCall::Keys(pallet_keys::Call::register_keys { keys: keys.clone() }))?;
+			Ok(Report::new(
+				format!("Registered the encryption and request keys of {} (epoch 0).", wallet.account().to_ss58check()),
+				json!({ "account": wallet.account().to_ss58check(), "epoch": 0, "encryption": hex::encode(keys.encryption) }),
+			))
+		},
+		Command::Keys(KeysCommand::Rotate) => keys_rotate(cli),
+		Command::Record(RecordCommand::Add { file, category, patient }) => record_add(cli, file, category.as_deref(), patient.as_deref()),
+		Command::Record(RecordCommand::Get { record, output, purpose }) => {
+			let wallet = open_wallet(cli)?;
+			let node = Node::connect(&cli.node)?;
+			let fetched = blobs::fetch(&node, &wallet, *record, purpose, cli.quiet)?;
+			let bytes = blobs::open_to_file(&fetched, output, cli.quiet)?;
+			Ok(Report::new(
+				format!("Record {record}: {bytes} bytes decrypted to {} (access: {}).", output.display(), fetched.basis),
+				blobs::describe(*record, &fetched, bytes, output),
+			))
+		},
+		Command::Record(RecordCommand::List { patient }) => record_list(cli, patient.as_deref()),
+		Command::Record(RecordCommand::Erase { record }) => {
+			let wallet = open_wallet(cli)?;
+			let node = Node::connect(&cli.node)?;
+			node.submit(&wallet, RuntimeCall::Records(pallet_records::Call::erase { record: *record }))?;
+			Ok(Report::new(
+				format!("Record {record} and all its versions are erased; every node purges the ciphertext."),
+				json!({ "erased": record }),
+			))
+		},
+		Command::Record(RecordCommand::Export { output, patient }) => record_export(cli, output, patient.as_deref()),
+		Command::Grant(args) => grant(cli, args),
+		Command::Revoke { grant, no_rekey } => revoke(cli, *grant, !no_rekey),
+		Command::Grants { patient } => grants(cli, patient.as_deref()),
+		Command::Guardian(GuardianCommand::Add { guardian, read, manage_grants }) => {
+			let guardian = parse_account(guardian)?;
+			let powers = GuardianPowers { read: *read, manage_grants: *manage_grants };
+			if !powers.read && !powers.manage_grants {
+				return Err(WalletError::Usage("give the guardian --read and/or --manage-grants".into()));
+			}
+			simple(cli, RuntimeCall::Access(pallet_access::Call::appoint_guardian { guardian: guardian.clone(), powers }), || {
+				(format!("{} is now your guardian.", guardian.to_ss58check()), json!({ "guardian": guardian.to_ss58check() }))
+			})
+		},
+		Command::Guardian(GuardianCommand::Remove { guardian, patient }) => {
+			let guardian = parse_account(guardian)?;
+			let wallet = open_wallet(cli)?;
+			let patient = patient.as_deref().map(parse_account).transpose()?.unwrap_or_else(|| wallet.account());
+			let node = Node::connect(&cli.node)?;
+			node.submit(&wallet, RuntimeCall::Access(pallet_access::Call::remove_guardian { patient, guardian: guardian.clone() }))?;
+			Ok(Report::new(format!("{} is no longer a guardian.", guardian.to_ss58check()), json!({ "removed": guardian.to_ss58check() })))
+		},
+		Command::Consent(ConsentCommand::Add { purpose, categories, expires }) => {
+			let wallet = open_wallet(cli)?;
+			let expires_at = now_ms() + parse_duration(expires)?;
+			let call = RuntimeCall::Access(pallet_access::Call::give_consent {
+				patient: wallet.account(),
+				purpose: *purpose,
+				categories: parse_categories(categories)?,
+				expires_at,
+			});
+			Node::connect(&cli.node)?.submit(&wallet, call)?;
+			Ok(Report::new(format!("Consent to research purpose {purpose} given until {expires_at} (unix ms)."), json!({ "purpose": purpose, "expiresAt": expires_at })))
+		},
+		Command::Consent(ConsentCommand::Remove { purpose }) => {
+			let wallet = open_wallet(cli)?;
+			let call = RuntimeCall::Access(pallet_access::Call::withdraw_consent { patient: wallet.account(), purpose: *purpose });
+			Node::connect(&cli.node)?.submit(&wallet, call)?;
+			Ok(Report::new(format!("Consent to research purpose {purpose} withdrawn."), json!({ "withdrawn": purpose })))
+		},
+		Command::Emergency(EmergencyCommand::Open { patient, reason, minutes }) => {
+			let wallet = open_wallet(cli)?;
+			let patient = parse_account(patient)?;
+			let call = RuntimeCall::Access(pallet_access::Call::open_emergency {
+				patient: patient.clone(),
+				justification: sp_core::H256(sp_crypto_hashing::blake2_256(reason.as_bytes())),
+				duration: minutes.saturating_mul(60_000),
+			});
+			let finalized = Node::connect(&cli.node)?.submit(&wallet, call)?;
+			let id = event(&finalized, |e| match e {
+				RuntimeEvent::Access(pallet_access::Event::EmergencyAccessOpened { emergency, .. }) => Some(*emergency),
+				_ => None,
+			}, "EmergencyAccessOpened")?;
+			Ok(Report::new(
+				format!("Break-glass access {id} to {}'s records is open for {minutes} minutes; the patient is notified and your hospital's auditor will review it. Read with `--purpose emergency`.", patient.to_ss58check()),
+				json!({ "emergency": id, "patient": patient.to_ss58check(), "minutes": minutes }),
+			))
+		},
+		Command::Emergency(EmergencyCommand::Review { emergency }) =>
+			simple(cli, RuntimeCall::Access(pallet_access::Call::review_emergency { emergency: *emergency }), || {
+				(format!("Break-glass access {emergency} marked reviewed."), json!({ "reviewed": emergency }))
+			}),
+		Command::Audit { patient, nodes } => audit(cli, patient, nodes),
+		Command::Admin(command) => admin(cli, command),
+	}
+}
+
+/// Submits one call and reports `done()`.
+fn simple(cli: &Cli, call: RuntimeCall, done: impl FnOnce() -> (String, Value)) -> Result<Report> {
+	let wallet = open_wallet(cli)?;
+	Node::connect(&cli.node)?.submit(&wallet, call)?;
+	let (text, json) = done();
+	Ok(Report::new(text, json))
+}
+
+fn keys_show(cli: &Cli) -> Result<Report> {
+	let wallet = open_wallet(cli)?;
+	let keys = wallet.public_keys()?;
+	let account = wallet.account();
+	let on_chain = Node::connect(&cli.node).and_then(|node| Chain { node: &node }.current_key(&account));
+	let (chain_text, chain_json) = match &on_chain {
+		Ok(Some(record)) if record.keys == keys => (format!("registered on chain at epoch {}", record.epoch), json!({ "epoch": record.epoch, "matches": true })),
+		Ok(Some(record)) => (format!("the chain has other keys (epoch {}): this wallet is out of date", record.epoch), json!({ "epoch": record.epoch, "matches": false })),
+		Ok(None) => ("not registered on chain: run `phr keys register`".to_string(), Value::Null),
+		Err(error) => (format!("chain not reachable: {error}"), Value::Null),
+	};
+	Ok(Report::new(
+		format!(
+			"Account:        {}\nEncryption key: {} (X25519)\nRequest key:    {} (ed25519)\nOn chain:       {chain_text}",
+			account.to_ss58check(),
+			hex::encode(keys.encryption),
+			hex::encode(keys.request_signing)
+		),
+		json!({ "account": account.to_ss58check(), "encryption": hex::encode(keys.encryption), "requestSigning": hex::encode(keys.request_signing), "onChain": chain_json }),
+	))
+}
+
+fn keys_rotate(cli: &Cli) -> Result<Report> {
+	let mut wallet = open_wallet(cli)?;
+	let node = Node::connect(&cli.node)?;
+	let chain = Chain { node: &node };
+	let account = wallet.account();
+	let current = chain.current_key(&account)?.ok_or_else(|| WalletError::Usage("no keys on chain yet: run `phr keys register` first".into()))?;
+	// The old keys stay in the wallet; the new ones are saved before the chain knows them, so a
+	// crash in between never loses a key the chain has.
+	let backup = std::fs::read(&cli.wallet).map_err(file_error(&cli.wallet))?;
+	wallet.rotate(current.epoch + 1);
+	wallet.save()?;
+	let keys: AccountKeys = wallet.public_keys()?;
+	let finalized = match node.submit(&wallet, RuntimeCall::Keys(pallet_keys::Call::rotate_keys { keys })) {
+		Ok(finalized) => finalized,
+		Err(error) => {
+			std::fs::write(&cli.wallet, backup).map_err(file_error(&cli.wallet))?;
+			return Err(error);
+		},
+	};
+	let epoch = event(&finalized, |e| match e {
+		RuntimeEvent::Keys(pallet_keys::Event::KeysRotated { epoch, .. }) => Some(*epoch),
+		_ => None,
+	}, "KeysRotated")?;
+	wallet.set_current_epoch(epoch);
+	wallet.save()?;
+	// Re-wrap the data keys of this account's records for the new key.
+	let mut rewrapped = 0;
+	for (record, info) in chain.records_of(&account)? {
+		if info.is_erased() || info.status != phr_primitives::RecordStatus::Current {
+			continue;
+		}
+		let (key, data_epoch) = data_key(&node, &wallet, record, true)?;
+		deliver(&node, &wallet, record, data_epoch, &key, std::slice::from_ref(&account))?;
+		rewrapped += 1;
+	}
+	Ok(Report::new(
+		format!("Keys rotated to epoch {epoch}; the data keys of {rewrapped} records are wrapped for the new key."),
+		json!({ "epoch": epoch, "rewrapped": rewrapped }),
+	))
+}
+
+fn record_add(cli: &Cli, file: &Path, category: Option<&str>, patient: Option<&str>) -> Result<Report> {
+	let wallet = open_wallet(cli)?;
+	let node = Node::connect(&cli.node)?;
+	let chain = Chain { node: &node };
+	let author = wallet.account();
+	let patient = patient.map(parse_account).transpose()?.unwrap_or_else(|| author.clone());
+	let len = std::fs::metadata(file).map_err(file_error(file))?.len();
+	let forced = category.map(parse_category).transpose()?;
+
+	// A FHIR Bundle (small enough to parse) becomes one record per resource.
+	let resources = if forced.is_none() && len <= 64 * 1024 * 1024 {
+		fhir::split_bundle(&std::fs::read(file).map_err(file_error(file))?)?
+	} else {
+		None
+	};
+	let mut added = Vec::new();
+	let mut missing = Vec::new();
+	let mut add_one = |sealed: blobs::Sealed, category: Category, label: String| -> Result<()> {
+		blobs::upload(&node, &wallet, &sealed, cli.quiet)?;
+		let call = RuntimeCall::Records(pallet_records::Call::register {
+			patient: patient.clone(),
+			ciphertext_hash: sealed.hash,
+			size: sealed.size,
+			category,
+		});
+		let finalized = node.submit(&wallet, call)?;
+		let record = event(&finalized, |e| match e {
+			RuntimeEvent::Records(pallet_records::Event::RecordRegistered { record, .. }) => Some(*record),
+			_ => None,
+		}, "RecordRegistered")?;
+		let mut readers = vec![patient.clone(), author.clone()];
+		readers.extend(chain.readers(&patient, category, record)?);
+		missing.extend(deliver(&node, &wallet, record, 0, &sealed.key, &readers)?);
+		added.push(json!({ "record": record, "category": category.as_str(), "size": sealed.size, "source": label }));
+		Ok(())
+	};
+	match resources {
+		Some(resources) => {
+			for resource in resources {
+				let sealed = blobs::seal(&mut &resource.json[..], resource.json.len() as u64, true)?;
+				add_one(sealed, resource.category, resource.resource_type)?;
+			}
+		},
+		None => {
+			let category = match forced {
+				Some(category) => category,
+				None if len <= 64 * 1024 * 1024 => fhir::category_of_file(&std::fs::read(file).map_err(file_error(file))?),
+				None => Category::Other,
+			};
+			let mut input = BufReader::new(File::open(file).map_err(file_error(file))?);
+			let sealed = blobs::seal(&mut input, len, cli.quiet)?;
+			add_one(sealed, category, file.display().to_string())?;
+		},
+	}
+	missing.dedup();
+	let lines: Vec<String> = added
+		.iter()
+		.map(|a| format!("record {} ({}, {} bytes of ciphertext, from {})", a["record"], a["category"].as_str().unwrap_or(""), a["size"], a["source"].as_str().unwrap_or("")))
+		.collect();
+	Ok(Report::new(
+		format!("Added {} record(s) for {}: {}.{}", added.len(), patient.to_ss58check(), lines.join("; "), missing_note(&missing)),
+		json!({ "patient": patient.to_ss58check(), "records": added }),
+	))
+}
+
+fn record_list(cli: &Cli, patient: Option<&str>) -> Result<Report> {
+	let node = Node::connect(&cli.node)?;
+	let patient = match patient {
+		Some(p) => parse_account(p)?,
+		None => parse_account(&Wallet::account_of(&cli.wallet)?)?,
+	};
+	let records = Chain { node: &node }.records_of(&patient)?;
+	let rows: Vec<Value> = records
+		.iter()
+		.map(|(id, r)| {
+			json!({
+				"record": id, "category": r.category.as_str(), "size": r.size, "version": r.version,
+				"keyEpoch": r.key_epoch, "status": format!("{:?}", r.status), "author": r.author.to_ss58check(),
+				"registeredAt": r.registered_at,
+			})
+		})
+		.collect();
+	let text = if rows.is_empty() {
+		format!("{} has no records.", patient.to_ss58check())
+	} else {
+		let mut text = format!("{:>6}  {:<12} {:>10}  {:>3}  {:>5}  status", "record", "category", "bytes", "ver", "epoch");
+		for (id, r) in &records {
+			text.push_str(&format!("\n{id:>6}  {:<12} {:>10}  {:>3}  {:>5}  {:?}", r.category.as_str(), r.size, r.version, r.key_epoch, r.status));
+		}
+		text
+	};
+	Ok(Report::new(text, json!({ "patient": patient.to_ss58check(), "records": rows })))
+}
+
+fn record_export(cli: &Cli, output: &Path, patient: Option<&str>) -> Result<Report> {
+	let wallet = open_wallet(cli)?;
+	let node = Node::connect(&cli.node)?;
+	let patient = patient.map(parse_account).transpose()?.unwrap_or_else(|| wallet.account());
+	let mut resources = Vec::new();
+	for (id, info) in (Chain { node: &node }).records_of(&patient)? {
+		if info.is_erased() || info.status != phr_primitives::RecordStatus::Current {
+			continue;
+		}
+		let fetched = blobs::fetch(&node, &wallet, id, "treatment", true)?;
+		let plain = blobs::open_to_vec(&fetched)?;
+		let is_fhir = serde_json::from_slice::<Value>(&plain).ok().is_some_and(|v| v.get("resourceType").is_some());
+		if is_fhir {
+			resources.push(plain);
+		}
+	}
+	let bundle = fhir::bundle(&resources)?;
+	std::fs::write(output, serde_json::to_vec_pretty(&bundle).expect("JSON serializes")).map_err(file_error(output))?;
+	Ok(Report::new(
+		format!("Exported {} FHIR resources to {} as a collection Bundle.", resources.len(), output.display()),
+		json!({ "resources": resources.len(), "output": output }),
+	))
+}
+
+fn grant(cli: &Cli, args: &GrantArgs) -> Result<Report> {
+	let wallet = open_wallet(cli)?;
+	let node = Node::connect(&cli.node)?;
+	let chain = Chain { node: &node };
+	let patient = args.patient.as_deref().map(parse_account).transpose()?.unwrap_or_else(|| wallet.account());
+	let grantee = if let Some(to) = &args.to {
+		Grantee::Account(parse_account(to)?)
+	} else if let (Some(hospital), Some(role)) = (args.hospital, &args.role) {
+		Grantee::HospitalRole { hospital, role: parse_role(role)? }
+	} else if !args.policy_roles.is_empty() || !args.policy_departments.is_empty() || !args.policy_facilities.is_empty() {
+		let roles = args.policy_roles.iter().map(|r| parse_role(r)).collect::<Result<Vec<_>>>()?;
+		Grantee::Policy(AttributePolicy {
+			roles: RoleSet::from_roles(&roles),
+			hospitals: Default::default(),
+			departments: bounded(args.policy_departments.iter().map(|d| attribute(d)).collect::<Result<_>>()?, "departments")?,
+			facilities: bounded(args.policy_facilities.iter().map(|f| attribute(f)).collect::<Result<_>>()?, "facilities")?,
+		})
+	} else {
+		return Err(WalletError::Usage("say whom to grant: --to <account>, --hospital <id> --role <role>, or --policy-roles/--policy-departments/--policy-facilities".into()));
+	};
+	let mut rights = Rights::default();
+	for right in &args.rights {
+		rights = Rights(rights.0 | match right.as_str() {
+			"read" => Rights::READ.0,
+			"append" => Rights::APPEND.0,
+			other => return Err(WalletError::Usage(format!("'{other}' is not a right: use read and/or append"))),
+		});
+	}
+	let scope = Scope { categories: parse_categories(&args.categories)?, records: bounded(args.records.clone(), "records in a scope")? };
+	if scope.is_empty() {
+		return Err(WalletError::Usage("say what the grant covers: --categories <list|all> and/or --records <ids>".into()));
+	}
+	let conditions = Conditions {
+		time_window: args.hours.as_deref().map(parse_hours).transpose()?,
+		facility: args.facility.as_deref().map(attribute).transpose()?,
+	};
+	let expires_at = now_ms() + parse_duration(&args.expires)?;
+	let terms = GrantTerms { grantee: grantee.clone(), scope: scope.clone(), rights, expires_at, conditions };
+	let finalized = node.submit(&wallet, RuntimeCall::Access(pallet_access::Call::grant { patient: patient.clone(), terms }))?;
+	let id = event(&finalized, |e| match e {
+		RuntimeEvent::Access(pallet_access::Event::AccessGranted { grant, .. }) => Some(*grant),
+		_ => None,
+	}, "AccessGranted")?;
+
+	// Everyone the grant names (the person, or the staff its role or policy matches now) gets the
+	// data keys of the records in scope.
+	let mut shared = 0;
+	let mut missing = Vec::new();
+	if rights.contains(phr_primitives::Right::Read) {
+		let readers = chain.named(&grantee, &chain.staff()?);
+		for (record, info) in chain.records_of(&patient)? {
+			if readers.is_empty() || info.is_erased() || !scope.covers(info.category, chain.root_of(record)?) {
+				continue;
+			}
+			let (key, data_epoch) = data_key(&node, &wallet, record, true)?;
+			missing.extend(deliver(&node, &wallet, record, data_epoch, &key, &readers)?);
+			shared += 1;
+		}
+	}
+	missing.dedup();
+	let whom = match &grantee {
+		Grantee::Account(a) => a.to_ss58check(),
+		Grantee::HospitalRole { hospital, role } => format!("every {} at hospital {hospital}", role.as_str()),
+		Grantee::Policy(_) => "staff matching the policy".into(),
+	};
+	Ok(Report::new(
+		format!("Grant {id}: {whom} may {} until {expires_at} (unix ms); data keys of {shared} records shared.{}", args.rights.join(" and "), missing_note(&missing)),
+		json!({ "grant": id, "grantee": whom, "expiresAt": expires_at, "sharedRecords": shared }),
+	))
+}
+
+fn revoke(cli: &Cli, id: GrantId, rekey: bool) -> Result<Report> {
+	let wallet = open_wallet(cli)?;
+	let node = Node::connect(&cli.node)?;
+	let chain = Chain { node: &node };
+	let me = wallet.account();
+	// Find the grant among the patient's (the caller's, or a patient the caller guards).
+	let grants_to: Vec<(GrantId, AccountId)> = node.state_call("AccessApi_grants_to", &me, None)?;
+	let patient = grants_to.iter().find(|(g, _)| *g == id).map(|(_, p)| p.clone()).unwrap_or_else(|| me.clone());
+	let grant = chain
+		.grants_of(&patient)?
+		.into_iter()
+		.find(|(g, _)| *g == id)
+		.map(|(_, grant)| grant)
+		.ok_or_else(|| WalletError::Usage(format!("grant {id} is not one of {}'s live grants (see `phr grants`)", patient.to_ss58check())))?;
+	node.submit(&wallet, RuntimeCall::Access(pallet_access::Call::revoke { grant: id }))?;
+	if !rekey {
+		return Ok(Report::new(format!("Grant {id} revoked; data keys unchanged."), json!({ "revoked": id, "rekeyed": [] })));
+	}
+	// Re-key: every record the grant covered gets a new data key and a new ciphertext, wrapped for
+	// the patient and the account readers that remain.
+	let mut rekeyed = Vec::new();
+	let mut missing = Vec::new();
+	for (record, info) in chain.records_of(&patient)? {
+		if info.is_erased() || info.status != phr_primitives::RecordStatus::Current {
+			continue;
+		}
+		let root = chain.root_of(record)?;
+		if !grant.terms.scope.covers(info.category, root) {
+			continue;
+		}
+		let fetched = blobs::fetch(&node, &wallet, record, "treatment", true)?;
+		let plain = tempfile::NamedTempFile::new()?;
+		let len = blobs::open_to_file(&fetched, plain.path(), true)?;
+		let mut input = BufReader::new(File::open(plain.path())?);
+		let sealed = blobs::seal(&mut input, len, cli.quiet)?;
+		blobs::upload(&node, &wallet, &sealed, cli.quiet)?;
+		let finalized = node.submit(
+			&wallet,
+			RuntimeCall::Keys(pallet_keys::Call::rotate_data_key {
+				record,
+				ciphertext_hash: sealed.hash,
+				size: sealed.size,
+				reason: RotationReason::Revocation,
+			}),
+		)?;
+		let epoch = event(&finalized, |e| match e {
+			RuntimeEvent::Keys(pallet_keys::Event::DataKeyRotated { epoch, .. }) => Some(*epoch),
+			_ => None,
+		}, "DataKeyRotated")?;
+		let mut readers = vec![patient.clone(), me.clone()];
+		readers.extend(chain.readers(&patient, info.category, root)?);
+		missing.extend(deliver(&node, &wallet, record, epoch, &sealed.key, &readers)?);
+		rekeyed.push(record);
+	}
+	missing.dedup();
+	Ok(Report::new(
+		format!(
+			"Grant {id} revoked; {} record(s) re-encrypted under new data keys ({:?}), shared with the remaining readers only.{}",
+			rekeyed.len(),
+			rekeyed,
+			missing_note(&missing)
+		),
+		json!({ "revoked": id, "rekeyed": rekeyed }),
+	))
+}
+
+fn grants(cli: &Cli, patient: Option<&str>) -> Result<Report> {
+	let node = Node::connect(&cli.node)?;
+	let patient = match patient {
+		Some(p) => parse_account(p)?,
+		None => parse_account(&Wallet::account_of(&cli.wallet)?)?,
+	};
+	let grants = Chain { node: &node }.grants_of(&patient)?;
+	let rows: Vec<Value> = grants
+		.iter()
+		.map(|(id, g)| {
+			let grantee = match &g.terms.grantee {
+				Grantee::Account(a) => a.to_ss58check(),
+				Grantee::HospitalRole { hospital, role } => format!("{} at hospital {hospital}", role.as_str()),
+				Grantee::Policy(p) => format!("policy {p:?}"),
+			};
+			json!({ "grant": id, "grantee": grantee, "rights": g.terms.rights.0, "expiresAt": g.terms.expires_at,
+				"categories": g.terms.scope.categories.0, "records": g.terms.scope.records.to_vec(), "grantedBy": g.granted_by.to_ss58check() })
+		})
+		.collect();
+	let mut text = format!("{} live grant(s) on {}'s records", rows.len(), patient.to_ss58check());
+	for row in &rows {
+		text.push_str(&format!("\n  grant {}: {} until {}", row["grant"], row["grantee"].as_str().unwrap_or(""), row["expiresAt"]));
+	}
+	Ok(Report::new(text, json!({ "patient": patient.to_ss58check(), "grants": rows })))
+}
+
+fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
+	let patient = parse_account(patient)?;
+	let node = Node::connect(&cli.node)?;
+	let at = node.finalized_head()?;
+	let length: u32 = node.state_call("AccessApi_audit_length", &patient, Some(at))?;
+	let mut trail: Vec<AuditEntry<AccountId, BlockNumber>> = Vec::new();
+	while (trail.len() as u32) < length {
+		let page: Vec<AuditEntry<AccountId, BlockNumber>> =
+			node.state_call("AccessApi_audit_trail", (&patient, trail.len() as u32, 1000u32), Some(at))?;
+		if page.is_empty() {
+			break;
+		}
+		trail.extend(page);
+	}
+	// Read receipts: every anchored batch, from whichever node served it, each receipt verified
+	// against the root and count the chain holds; those about this patient's records are listed.
+	let mut others: Vec<Node> = Vec::new();
+	for url in nodes {
+		others.push(Node::connect(url)?);
+	}
+	let sources: Vec<&Node> = if others.is_empty() { vec![&node] } else { others.iter().collect() };
+	let mut reads = Vec::new();
+	let (mut verified, mut failed, mut unavailable) = (0u32, 0u32, Vec::new());
+	let mut batch_id = 0u64;
+	let chain = Chain { node: &node };
+	let mut owner_of = std::collections::BTreeMap::<RecordId, Option<AccountId>>::new();
+	while let Some(batch) = node.state_call::<Option<ReceiptBatch<AccountId, BlockNumber>>>("AccessApi_receipt_batch", batch_id, Some(at))? {
+		let answer = sources.iter().find_map(|source| source.call::<Value>("phr_receiptBatch", vec![batch_id.into()]).ok());
+		let Some(answer) = answer else {
+			unavailable.push(batch_id);
+			batch_id += 1;
+			continue;
+		};
+		let receipts = answer["receipts"]
+			.as_array()
+			.cloned()
+			.unwrap_or_default()
+			.iter()
+			.map(|r| blobs::decode_receipt(r.as_str().unwrap_or_default()))
+			.collect::<Result<Vec<_>>>()?;
+		let leaves: Vec<_> = receipts.iter().map(|r| r.receipt_hash()).collect();
+		for (index, receipt) in receipts.iter().enumerate() {
+			let ok = receipts::inclusion_proof(&leaves, index as u32)
+				.is_some_and(|proof| receipts::verify_receipt(&batch.root, batch.count, receipt, &proof));
+			if ok { verified += 1 } else { failed += 1 }
+			let BlobSubject::Record(record) = receipt.request.subject else { continue };
+			let owner = match owner_of.get(&record) {
+				Some(owner) => owner.clone(),
+				None => {
+					let owner = chain.record(record)?.map(|r| r.patient);
+					owner_of.insert(record, owner.clone());
+					owner
+				},
+			};
+			if owner.as_ref() == Some(&patient) {
+				reads.push(json!({ "batch": batch_id, "hospital": batch.hospital, "anchoredAt": batch.anchored_at,
+					"reader": receipt.request.account.to_ss58check(), "record": record, "verified": ok }));
+			}
+		}
+		batch_id += 1;
+	}
+	let entries: Vec<Value> = trail
+		.iter()
+		.map(|e| json!({ "block": e.at, "actor": e.actor.to_ss58check(), "action": format!("{:?}", e.action) }))
+		.collect();
+	let mut text = format!("Audit trail of {} ({} entries):", patient.to_ss58check(), entries.len());
+	for e in &entries {
+		text.push_str(&format!("\n  block {:>6}  {}  {}", e["block"], e["actor"].as_str().unwrap_or(""), e["action"].as_str().unwrap_or("")));
+	}
+	text.push_str(&format!("\nReads ({}, from {} anchored batches; {verified} receipts verified, {failed} failed):", reads.len(), batch_id));
+	for r in &reads {
+		text.push_str(&format!("\n  record {} read by {} (batch {}, hospital {}, {})", r["record"], r["reader"].as_str().unwrap_or(""), r["batch"], r["hospital"], if r["verified"] == true { "verified" } else { "NOT VERIFIED" }));
+	}
+	if !unavailable.is_empty() {
+		text.push_str(&format!("\nBatches {unavailable:?} were not available from the nodes asked: add their hospitals' nodes with --nodes."));
+	}
+	Ok(Report::new(
+		text,
+		json!({ "patient": patient.to_ss58check(), "trail": entries, "reads": reads, "receiptsVerified": verified, "receiptsFailed": failed, "batchesUnavailable": unavailable }),
+	))
+}
+
+fn admin(cli: &Cli, command: &AdminCommand) -> Result<Report> {
+	use pallet_consortium::{Call, ConsortiumAction};
+	let (call, text, json) = match command {
+		AdminCommand::Onboard { patient } => {
+			let patient = parse_account(patient)?;
+			let text = format!("{} is onboarded as a patient of your hospital.", patient.to_ss58check());
+			(Call::onboard_patient { patient: patient.clone() }, text, json!({ "patient": patient.to_ss58check() }))
+		},
+		AdminCommand::Staff { account, roles, department, facility } => {
+			let who = parse_account(account)?;
+			let roles = roles.iter().map(|r| parse_role(r)).collect::<Result<Vec<_>>>()?;
+			let text = format!("{} is registered as {} staff.", who.to_ss58check(), roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("+"));
+			let call = Call::register_staff { who: who.clone(), roles: RoleSet::from_roles(&roles), department: attribute(department)?, facility: attribute(facility)? };
+			(call, text, json!({ "staff": who.to_ss58check() }))
+		},
+		AdminCommand::Approve { proposal } =>
+			(Call::approve { proposal: *proposal }, format!("Approved proposal {proposal}."), json!({ "approved": proposal })),
+		AdminCommand::ProposeMember { hospital, admin, validator, peer_id } => {
+			let node = bs58::decode(peer_id).into_vec().map_err(|_| WalletError::Usage(format!("'{peer_id}' is not a peer id (12D3KooW...)")))?;
+			let action = ConsortiumAction::AddMember {
+				hospital: *hospital,
+				admins: bounded(vec![parse_account(admin)?], "admins")?,
+				validator: parse_account(validator)?,
+				node: bounded(node, "bytes of peer id")?,
+			};
+			(Call::propose { action }, format!("Proposed hospital {hospital} as a member; the other members must approve."), json!({ "proposedMember": hospital }))
+		},
+		AdminCommand::ProposeRemoval { hospital } => (
+			Call::propose { action: ConsortiumAction::RemoveMember { hospital: *hospital } },
+			format!("Proposed removing hospital {hospital}; the other members must approve."),
+			json!({ "proposedRemoval": hospital }),
+		),
+	};
+	simple(cli, RuntimeCall::Consortium(call), || (text, json))
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn durations_hours_and_accounts_parse_or_explain() {
+		assert_eq!(parse_duration("90s").unwrap(), 90_000);
+		assert_eq!(parse_duration("1h").unwrap(), 3_600_000);
+		assert_eq!(parse_duration("7d").unwrap(), 604_800_000);
+		for bad in ["", "h", "1y", "0m", "-1h"] {
+			assert!(parse_duration(bad).is_err(), "{bad}");
+		}
+		assert_eq!(parse_hours("08:00-18:30").unwrap(), TimeWindow { start_minute: 480, end_minute: 1110 });
+		assert!(parse_hours("8-18").is_err());
+		let alice = sp_keyring::Sr25519Keyring::Alice.to_account_id();
+		assert_eq!(parse_account(&alice.to_ss58check()).unwrap(), alice);
+		assert!(parse_account("bob").unwrap_err().to_string().contains("SS58"));
+		assert_eq!(parse_categories(&["all".into()]).unwrap(), CategorySet::all());
+		assert!(parse_category("xray").unwrap_err().to_string().contains("imaging"));
+	}
+}

@@ -1,0 +1,286 @@
+//! `phr`: the wallet of the PHR consortium chain, for patients, providers, auditors and hospital
+//! admins. Records are encrypted on this machine; the node only ever sees ciphertext.
+
+mod blobs;
+mod client;
+mod commands;
+mod crypto;
+mod error;
+mod fhir;
+mod keyfile;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+	name = "phr",
+	version,
+	about = "Wallet of the PHR consortium chain: encrypt, share, read and audit health records.",
+	after_help = "Examples:\n  phr keys import //Alice --wallet alice.json\n  phr record add labs.json\n  phr grant --to 5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty --categories observation --expires 1h\n  phr record get 3 -o labs.json\n\nThe passphrase comes from PHR_PASSPHRASE, or is asked for."
+)]
+pub struct Cli {
+	/// The node's JSON-RPC address.
+	#[arg(long, global = true, env = "PHR_NODE", default_value = "http://127.0.0.1:9944")]
+	pub node: String,
+	/// The wallet file.
+	#[arg(long, global = true, env = "PHR_WALLET", default_value = "phr-wallet.json")]
+	pub wallet: PathBuf,
+	/// Print machine-readable JSON instead of sentences.
+	#[arg(long, global = true)]
+	pub json: bool,
+	/// No progress bars.
+	#[arg(long, short, global = true)]
+	pub quiet: bool,
+	#[command(subcommand)]
+	pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+	/// Account and encryption keys.
+	#[command(subcommand)]
+	Keys(KeysCommand),
+	/// Health records: add, get, list, erase, export.
+	#[command(subcommand)]
+	Record(RecordCommand),
+	/// Grant a person, a hospital role or an attribute policy access to your records.
+	#[command(after_help = "Examples:\n  phr grant --to <account> --categories observation,medication --expires 1h\n  phr grant --hospital 2 --role physician --records 4,5 --rights read --expires 7d\n  phr grant --policy-roles nurse --policy-departments cardiology --categories all --expires 30d")]
+	Grant(GrantArgs),
+	/// Revoke a grant; by default the affected records are re-encrypted under new data keys.
+	#[command(after_help = "Example:\n  phr revoke 3            # revoke grant 3 and re-key the records it covered\n  phr revoke 3 --no-rekey")]
+	Revoke {
+		grant: u64,
+		/// Only revoke: keep the data keys (the revoked reader may have kept copies of them).
+		#[arg(long)]
+		no_rekey: bool,
+	},
+	/// List the grants on your records (or on --patient's, for a guardian).
+	#[command(after_help = "Example:\n  phr grants --json")]
+	Grants {
+		#[arg(long)]
+		patient: Option<String>,
+	},
+	/// Appoint or remove a guardian who may act for you.
+	#[command(subcommand)]
+	Guardian(GuardianCommand),
+	/// Consent to research purposes, or withdraw it.
+	#[command(subcommand)]
+	Consent(ConsentCommand),
+	/// Break-glass access for staff with the emergency role.
+	#[command(subcommand)]
+	Emergency(EmergencyCommand),
+	/// A patient's audit trail and read receipts, with every receipt checked against the chain.
+	#[command(after_help = "Examples:\n  phr audit 5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY\n  phr audit <patient> --json --nodes http://h1:9944,http://h2:9944")]
+	Audit {
+		patient: String,
+		/// Nodes to ask for read receipts (each node keeps the receipts it served); default --node.
+		#[arg(long, value_delimiter = ',')]
+		nodes: Vec<String>,
+	},
+	/// Hospital admins: onboard patients, register staff, vote on members.
+	#[command(subcommand)]
+	Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+	/// Create a wallet with a new account (prints its mnemonic once).
+	#[command(after_help = "Example:\n  phr keys new --wallet me.json")]
+	New,
+	/// Create a wallet for an existing account: a mnemonic, a secret URI (//Alice) or a 0x seed.
+	#[command(after_help = "Examples:\n  phr keys import //Bob --wallet bob.json\n  phr keys import \"bottom drive obey lake ...\"")]
+	Import { secret: String },
+	/// Show the account, the public keys and what the chain has registered.
+	#[command(after_help = "Example:\n  phr keys show --json")]
+	Show,
+	/// Register the wallet's encryption and request keys on chain (once, after onboarding).
+	#[command(after_help = "Example:\n  phr keys register")]
+	Register,
+	/// New encryption and request keys on chain (epoch + 1); your records' data keys are
+	/// re-wrapped for the new key.
+	#[command(after_help = "Example:\n  phr keys rotate")]
+	Rotate,
+}
+
+#[derive(Subcommand)]
+pub enum RecordCommand {
+	/// Encrypt and add a file; a FHIR R4 Bundle becomes one record per resource.
+	#[command(after_help = "Examples:\n  phr record add labs.json                 # a FHIR Bundle: one record per resource\n  phr record add scan.dcm --category imaging\n  phr record add note.pdf --for <patient>   # staff with an append grant")]
+	Add {
+		file: PathBuf,
+		/// The category, when it is not FHIR (observation, condition, medication, immunization,
+		/// allergy, procedure, imaging, document, other).
+		#[arg(long)]
+		category: Option<String>,
+		/// The patient the record is for (staff); default: yourself.
+		#[arg(long = "for")]
+		patient: Option<String>,
+	},
+	/// Fetch, check and decrypt a record.
+	#[command(after_help = "Examples:\n  phr record get 3 -o labs.json\n  phr record get 3 -o labs.json --purpose emergency")]
+	Get {
+		record: u64,
+		#[arg(short, long)]
+		output: PathBuf,
+		/// treatment (default), emergency, or research:<code>.
+		#[arg(long, default_value = "treatment")]
+		purpose: String,
+	},
+	/// List your records (or a patient's).
+	#[command(after_help = "Example:\n  phr record list --json")]
+	List {
+		#[arg(long)]
+		patient: Option<String>,
+	},
+	/// Erase a record and all its versions: every node purges the ciphertext.
+	#[command(after_help = "Example:\n  phr record erase 3")]
+	Erase { record: u64 },
+	/// Export your FHIR records as one Bundle.
+	#[command(after_help = "Example:\n  phr record export -o bundle.json")]
+	Export {
+		#[arg(short, long)]
+		output: PathBuf,
+		#[arg(long)]
+		patient: Option<String>,
+	},
+}
+
+#[derive(Args)]
+pub struct GrantArgs {
+	/// Grant one account.
+	#[arg(long, conflicts_with_all = ["hospital", "policy_roles"])]
+	pub to: Option<String>,
+	/// Grant staff of this hospital holding --role.
+	#[arg(long, requires = "role")]
+	pub hospital: Option<u32>,
+	#[arg(long)]
+	pub role: Option<String>,
+	/// Grant staff holding one of these roles (attribute policy)...
+	#[arg(long, value_delimiter = ',')]
+	pub policy_roles: Vec<String>,
+	/// ...in one of these departments...
+	#[arg(long, value_delimiter = ',')]
+	pub policy_departments: Vec<String>,
+	/// ...at one of these facilities.
+	#[arg(long, value_delimiter = ',')]
+	pub policy_facilities: Vec<String>,
+	/// Categories in scope (or "all").
+	#[arg(long, value_delimiter = ',')]
+	pub categories: Vec<String>,
+	/// Records in scope.
+	#[arg(long, value_delimiter = ',')]
+	pub records: Vec<u64>,
+	/// read, append, or both.
+	#[arg(long, value_delimiter = ',', default_value = "read")]
+	pub rights: Vec<String>,
+	/// How long: 30m, 1h, 7d.
+	#[arg(long)]
+	pub expires: String,
+	/// Only between these UTC times, e.g. 08:00-18:00.
+	#[arg(long)]
+	pub hours: Option<String>,
+	/// Only for staff at this facility.
+	#[arg(long)]
+	pub facility: Option<String>,
+	/// Grant for this patient (a guardian); default: yourself.
+	#[arg(long)]
+	pub patient: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum GuardianCommand {
+	/// Appoint a guardian.
+	#[command(after_help = "Example:\n  phr guardian add <account> --read --manage-grants")]
+	Add {
+		guardian: String,
+		#[arg(long)]
+		read: bool,
+		#[arg(long)]
+		manage_grants: bool,
+	},
+	/// Remove a guardian.
+	#[command(after_help = "Example:\n  phr guardian remove <account>")]
+	Remove {
+		guardian: String,
+		#[arg(long)]
+		patient: Option<String>,
+	},
+}
+
+#[derive(Subcommand)]
+pub enum ConsentCommand {
+	/// Consent to a research purpose for some categories until an expiry.
+	#[command(after_help = "Example:\n  phr consent add 4711 --categories observation,condition --expires 365d")]
+	Add {
+		purpose: u32,
+		#[arg(long, value_delimiter = ',')]
+		categories: Vec<String>,
+		#[arg(long)]
+		expires: String,
+	},
+	/// Withdraw a consent.
+	#[command(after_help = "Example:\n  phr consent remove 4711")]
+	Remove { purpose: u32 },
+}
+
+#[derive(Subcommand)]
+pub enum EmergencyCommand {
+	/// Open break-glass access to a patient's records (emergency role); the patient is notified
+	/// and an auditor of your hospital must review it.
+	#[command(after_help = "Example:\n  phr emergency open <patient> --reason \"unconscious, ER admission 02:14\" --minutes 60")]
+	Open {
+		patient: String,
+		#[arg(long)]
+		reason: String,
+		#[arg(long, default_value_t = 60)]
+		minutes: u64,
+	},
+	/// Mark a break-glass opening reviewed (auditor of the hospital).
+	#[command(after_help = "Example:\n  phr emergency review 0")]
+	Review { emergency: u64 },
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+	/// Onboard a patient at your hospital.
+	#[command(after_help = "Example:\n  phr admin onboard <account>")]
+	Onboard { patient: String },
+	/// Register staff at your hospital.
+	#[command(after_help = "Example:\n  phr admin staff <account> --roles physician,emergency --department cardiology --facility H2")]
+	Staff {
+		account: String,
+		#[arg(long, value_delimiter = ',')]
+		roles: Vec<String>,
+		#[arg(long, default_value = "")]
+		department: String,
+		#[arg(long, default_value = "")]
+		facility: String,
+	},
+	/// Approve a pending consortium proposal.
+	#[command(after_help = "Example:\n  phr admin approve 2")]
+	Approve { proposal: u32 },
+	/// Propose a new member hospital: its id, admin account, validator account and node peer id.
+	#[command(after_help = "Example:\n  phr admin propose-member 5 --admin <account> --validator <account> --peer-id 12D3KooW...")]
+	ProposeMember {
+		hospital: u32,
+		#[arg(long)]
+		admin: String,
+		#[arg(long)]
+		validator: String,
+		#[arg(long)]
+		peer_id: String,
+	},
+	/// Propose removing a member hospital.
+	#[command(after_help = "Example:\n  phr admin propose-removal 4")]
+	ProposeRemoval { hospital: u32 },
+}
+
+fn main() {
+	let cli = Cli::parse();
+	if let Err(error) = commands::run(cli) {
+		eprintln!("error: {error}");
+		std::process::exit(error.exit_code());
+	}
+}

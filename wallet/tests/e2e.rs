@@ -1,0 +1,181 @@
+//! The `phr` wallet end to end against a real dev node: wallets for the dev preset's admin (Alice),
+//! patient (Bob), emergency physician (Charlie) and auditor (Dave), and for Eve, whom Alice registers
+//! as a physician; records added, shared, read by others, revoked with re-keying; break-glass; a
+//! FHIR Bundle round trip; the audit with verified read receipts.
+
+#[path = "../../node/tests/common/mod.rs"]
+mod common;
+
+use std::{path::PathBuf, process::Command, time::Duration};
+
+use common::{temp_dir, wait_until, workspace_binary, Node};
+use serde_json::{json, Value};
+use sp_core::crypto::Ss58Codec;
+use sp_keyring::Sr25519Keyring;
+
+struct Wallet {
+	path: PathBuf,
+	url: String,
+}
+
+impl Wallet {
+	fn phr(&self, args: &[&str]) -> Result<Value, String> {
+		self.phr_with(args, "correct horse battery")
+	}
+
+	fn phr_with(&self, args: &[&str], passphrase: &str) -> Result<Value, String> {
+		let out = Command::new(workspace_binary(option_env!("CARGO_BIN_EXE_phr"), "phr"))
+			.args(args)
+			.args(["--json", "--quiet", "--wallet", self.path.to_str().unwrap(), "--node", &self.url])
+			.env("PHR_PASSPHRASE", passphrase)
+			.output()
+			.expect("phr runs");
+		let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+		if !out.status.success() {
+			assert!(stderr.starts_with("error: ") && stderr.trim().lines().count() == 1, "one clear line: {stderr}");
+			return Err(stderr);
+		}
+		serde_json::from_slice(&out.stdout).map_err(|e| format!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+	}
+
+	fn ok(&self, args: &[&str]) -> Value {
+		self.phr(args).unwrap_or_else(|e| panic!("phr {args:?} failed: {e}"))
+	}
+}
+
+fn fhir_bundle() -> Value {
+	json!({
+		"resourceType": "Bundle", "type": "collection",
+		"entry": [
+			{"resource": {"resourceType": "Observation", "id": "bp", "status": "final",
+				"code": {"text": "blood pressure"}, "valueQuantity": {"value": 128, "unit": "mmHg"}}},
+			{"resource": {"resourceType": "MedicationStatement", "id": "m1", "status": "active",
+				"medicationCodeableConcept": {"text": "lisinopril 10 mg"}}},
+			{"resource": {"resourceType": "AllergyIntolerance", "id": "a1", "code": {"text": "penicillin"}}},
+			{"resource": {"resourceType": "Immunization", "id": "i1", "status": "completed", "vaccineCode": {"text": "MMR"}}}
+		]
+	})
+}
+
+#[test]
+fn add_share_read_revoke_rekey_fhir_and_audit() {
+	let dir = temp_dir("phr-wallet-");
+	let mut node = Node::new("dev", &dir.path().join("dev"));
+	node.start(vec!["--dev".into()]);
+	assert!(wait_until(Duration::from_secs(60), || node.finalized_height().unwrap_or(0) >= 1), "dev node: {}", node.log_tail());
+	let url = format!("http://127.0.0.1:{}", node.rpc_port);
+	let wallet = |name: &str| Wallet { path: dir.path().join(format!("{name}.json")), url: url.clone() };
+	let (alice, bob, charlie, dave, eve) = (wallet("alice"), wallet("bob"), wallet("charlie"), wallet("dave"), wallet("eve"));
+	let address = |k: Sr25519Keyring| k.to_account_id().to_ss58check();
+	alice.ok(&["keys", "import", "//Alice"]);
+	alice.ok(&["admin", "staff", &address(Sr25519Keyring::Eve), "--roles", "physician", "--department", "cardiology", "--facility", "H1"]);
+	for (w, suri) in [(&bob, "//Bob"), (&charlie, "//Charlie"), (&dave, "//Dave"), (&eve, "//Eve")] {
+		w.ok(&["keys", "import", suri]);
+		w.ok(&["keys", "register"]);
+	}
+	let error = bob.phr_with(&["keys", "show"], "wrong passphrase").unwrap_err();
+	assert!(error.contains("passphrase"), "{error}");
+
+	// A 3 MiB binary record and a FHIR Bundle of four resources.
+	let scan: Vec<u8> = (0..3 * 1024 * 1024 + 17).map(|i: usize| (i * 31 % 253) as u8).collect();
+	let scan_path = dir.path().join("scan.bin");
+	std::fs::write(&scan_path, &scan).unwrap();
+	let added = bob.ok(&["record", "add", scan_path.to_str().unwrap(), "--category", "imaging"]);
+	let scan_id = added["records"][0]["record"].as_u64().unwrap().to_string();
+	let bundle_path = dir.path().join("bundle.json");
+	std::fs::write(&bundle_path, fhir_bundle().to_string()).unwrap();
+	let added = bob.ok(&["record", "add", bundle_path.to_str().unwrap()]);
+	let categories: Vec<&str> = added["records"].as_array().unwrap().iter().map(|r| r["category"].as_str().unwrap()).collect();
+	assert_eq!(categories, ["observation", "medication", "allergy", "immunization"]);
+
+	// FHIR: every resource reads back JSON-equal, and the export is the same Bundle.
+	let first_resource = added["records"][0]["record"].as_u64().unwrap().to_string();
+	let out = dir.path().join("bp.json");
+	bob.ok(&["record", "get", &first_resource, "-o", out.to_str().unwrap()]);
+	let resource: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+	assert_eq!(resource, fhir_bundle()["entry"][0]["resource"]);
+	let exported = dir.path().join("export.json");
+	bob.ok(&["record", "export", "-o", exported.to_str().unwrap()]);
+	let exported: Value = serde_json::from_slice(&std::fs::read(&exported).unwrap()).unwrap();
+	assert_eq!(exported, fhir_bundle(), "the export is the Bundle that went in");
+
+	// Without a grant, Eve is refused; Bob shares everything with Eve and Dave; both read the exact bytes.
+	let refused = eve.phr(&["record", "get", &scan_id, "-o", dir.path().join("early").to_str().unwrap()]).unwrap_err();
+	assert!(refused.contains("access denied") && refused.contains("NoGrant"), "{refused}");
+	let to_eve = bob.ok(&["grant", "--to", &address(Sr25519Keyring::Eve), "--categories", "all", "--expires", "1h"]);
+	bob.ok(&["grant", "--to", &address(Sr25519Keyring::Dave), "--categories", "all", "--expires", "1h"]);
+	for (reader, name) in [(&eve, "eve"), (&dave, "dave")] {
+		let out = dir.path().join(format!("scan-{name}.bin"));
+		let got = reader.ok(&["record", "get", &scan_id, "-o", out.to_str().unwrap()]);
+		assert!(std::fs::read(&out).unwrap() == scan, "{name} reads the exact bytes");
+		assert_eq!(got["keyEpoch"], 0);
+	}
+
+	// Revoke Eve with re-keying: she is refused; Dave reads the new version.
+	let grant = to_eve["grant"].as_u64().unwrap().to_string();
+	let revoked = bob.ok(&["revoke", &grant]);
+	assert!(revoked["rekeyed"].as_array().unwrap().iter().any(|r| r.as_u64().unwrap().to_string() == scan_id));
+	let refused = eve.phr(&["record", "get", &scan_id, "-o", dir.path().join("nope").to_str().unwrap()]).unwrap_err();
+	assert!(refused.contains("access denied"), "{refused}");
+	assert!(!dir.path().join("nope").exists() && !dir.path().join("nope.partial").exists(), "no plaintext left behind");
+	let out = dir.path().join("scan-dave-2.bin");
+	let got = dave.ok(&["record", "get", &scan_id, "-o", out.to_str().unwrap()]);
+	assert_eq!(got["keyEpoch"], 1, "the new data key");
+	assert!(std::fs::read(&out).unwrap() == scan, "Dave reads the re-encrypted record");
+
+	// Break-glass: Charlie (emergency role) is refused until he opens emergency access, then reads.
+	let out = dir.path().join("scan-charlie.bin");
+	let refused = charlie.phr(&["record", "get", &scan_id, "-o", out.to_str().unwrap(), "--purpose", "emergency"]).unwrap_err();
+	assert!(refused.contains("NoEmergencyAccess"), "{refused}");
+	charlie.ok(&["emergency", "open", &address(Sr25519Keyring::Bob), "--reason", "unconscious in the ER", "--minutes", "30"]);
+	let got = charlie.ok(&["record", "get", &scan_id, "-o", out.to_str().unwrap(), "--purpose", "emergency"]);
+	assert!(got["basis"].as_str().unwrap().starts_with("Emergency"), "{got}");
+	assert!(std::fs::read(&out).unwrap() == scan, "break-glass reads the exact bytes");
+
+	// Key rotation: Bob's keys move to epoch 1 and he still reads his records.
+	let rotated = bob.ok(&["keys", "rotate"]);
+	assert_eq!(rotated["epoch"], 1);
+	let out = dir.path().join("scan-bob.bin");
+	bob.ok(&["record", "get", &scan_id, "-o", out.to_str().unwrap()]);
+	assert!(std::fs::read(&out).unwrap() == scan);
+
+	// The auditor sees the trail and the reads, every receipt verified against the chain.
+	let mut audit = Value::Null;
+	let anchored = wait_until(Duration::from_secs(60), || {
+		audit = dave.ok(&["audit", &address(Sr25519Keyring::Bob)]);
+		audit["reads"].as_array().is_some_and(|reads| {
+			reads.iter().any(|r| r["reader"] == address(Sr25519Keyring::Eve)) &&
+				reads.iter().any(|r| r["reader"] == address(Sr25519Keyring::Charlie)) &&
+				reads.iter().any(|r| r["reader"] == address(Sr25519Keyring::Dave) && r["record"].to_string() == scan_id)
+		})
+	});
+	assert!(anchored, "reads by Eve, Charlie and Dave are anchored and listed: {audit}");
+	assert_eq!(audit["receiptsFailed"], 0, "{audit}");
+	let actions: Vec<String> = audit["trail"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_string()).collect();
+	for expected in ["RecordRegistered", "GrantAdded", "GrantRevoked", "DataKeyRotated", "EmergencyOpened"] {
+		assert!(actions.iter().any(|a| a.starts_with(expected)), "{expected} in {actions:?}");
+	}
+}
+
+#[test]
+fn help_shows_an_example_for_every_command() {
+	let phr = workspace_binary(option_env!("CARGO_BIN_EXE_phr"), "phr");
+	let help = |args: &[&str]| {
+		let out = Command::new(&phr).args(args).arg("--help").output().unwrap();
+		String::from_utf8_lossy(&out.stdout).to_string()
+	};
+	assert!(help(&[]).contains("Examples:"));
+	for command in [
+		&["keys", "new"][..], &["keys", "import"], &["keys", "show"], &["keys", "register"], &["keys", "rotate"],
+		&["record", "add"], &["record", "get"], &["record", "list"], &["record", "erase"], &["record", "export"],
+		&["grant"], &["revoke"], &["grants"], &["guardian", "add"], &["guardian", "remove"], &["consent", "add"],
+		&["consent", "remove"], &["emergency", "open"], &["emergency", "review"], &["audit"], &["admin", "onboard"],
+		&["admin", "staff"], &["admin", "approve"], &["admin", "propose-member"], &["admin", "propose-removal"],
+	] {
+		assert!(help(command).contains("Example"), "phr {} --help shows an example", command.join(" "));
+	}
+	let out = Command::new(&phr).args(["record", "get", "1", "-o", "/nonexistent-dir/x", "--wallet", "/nonexistent/w.json"]).output().unwrap();
+	assert_eq!(out.status.code(), Some(1));
+	let stderr = String::from_utf8_lossy(&out.stderr);
+	assert!(stderr.contains("phr keys new"), "a missing wallet says what to do: {stderr}");
+}
