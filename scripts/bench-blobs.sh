@@ -11,4 +11,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/env.sh"
 cd "$PHR_ROOT"
 echo "[bench-blobs] $(date -u +%FT%TZ) on $(nproc) cores, $(uname -m)"
-cargo bench --locked -p phr-node --bench blob_store
+# Same profile and feature set as the test build (scripts/test.sh), so nothing is compiled twice.
+cargo bench --locked --workspace --profile release --bench blob_store
