@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # Sets up the machine, builds phr-node when needed, and runs the local four-hospital consortium:
 # validators H1..H4 (Alice, Bob, Charlie, Dave) on 127.0.0.1, each with its own ports, base path and
-# keys. Waits until GRANDPA finalizes, prints each node's RPC address, and stops the nodes on Ctrl-C.
+# keys. Waits until GRANDPA finalizes, prints each node's RPC address, runs the demo (scripts/demo.sh:
+# patient, physician, revocation, break-glass, audit, each step reported), and stops the nodes on Ctrl-C.
 #
-#   scripts/run-consortium.sh                     run until Ctrl-C
-#   scripts/run-consortium.sh --until-finalized N exit (stopping the nodes) once block N is final
+#   scripts/run-consortium.sh                     run (with the demo) until Ctrl-C
+#   scripts/run-consortium.sh --no-demo           only the network
+#   scripts/run-consortium.sh --until-finalized N exit (stopping the nodes) once block N is final (no demo)
 #   PHR_NET_DIR=/path scripts/run-consortium.sh   where the nodes keep their data (default: a fresh temp dir)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 until_finalized=""
+demo=1
 while [ $# -gt 0 ]; do
   case "$1" in
-    --until-finalized) until_finalized="${2:?--until-finalized needs a block number}"; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    --until-finalized) until_finalized="${2:?--until-finalized needs a block number}"; demo=0; shift 2 ;;
+    --no-demo) demo=0; shift ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "run-consortium: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -113,5 +117,8 @@ for i in 1 2 3 4; do
 done
 
 if [ -n "$until_finalized" ]; then exit 0; fi
+if [ "$demo" = 1 ]; then
+  PHR_DEMO_DIR="$net_dir/demo" "$here/demo.sh"
+fi
 echo "[consortium] running; press Ctrl-C to stop"
 wait "${pids[@]}"

@@ -102,6 +102,10 @@ fn main() {
 		submit_and_finalize(&node, nodes, calls);
 		let ids: Vec<u64> = (next_record..next_record + count as u64).collect();
 		next_record += count as u64;
+		// Readers have their wrapped data key at the node, as the wallet leaves it.
+		for id in &ids {
+			bob.put_wrapped_key(&node, *id, &Bob.to_account_id(), &[7u8; 80]).expect("wrapped key");
+		}
 		let start = Instant::now();
 		for (id, data) in ids.iter().zip(&blobs) {
 			let (bytes, _) = bob.fetch(&node, *id).expect("fetch");

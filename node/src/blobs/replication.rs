@@ -114,9 +114,15 @@ pub async fn serve(blobs: Arc<Blobs>, requests: async_channel::Receiver<Incoming
 }
 
 async fn ask(blobs: &Blobs, peer: PeerId, request: WireRequest) -> Result<WireResponse, String> {
+	// Ciphertext is worth dialing a member for; a wrapped-key lookup sits in a reader's fetch, so it
+	// asks only members already connected rather than wait on a dial.
+	let connect = match request {
+		WireRequest::Chunk { .. } => IfDisconnected::TryConnect,
+		WireRequest::WrappedKey { .. } => IfDisconnected::ImmediateError,
+	};
 	let (bytes, _) = blobs
 		.network
-		.request(peer.into(), PROTOCOL.into(), request.encode(), None, IfDisconnected::TryConnect)
+		.request(peer.into(), PROTOCOL.into(), request.encode(), None, connect)
 		.await
 		.map_err(|e| format!("{e}"))?;
 	WireResponse::decode(&mut &bytes[..]).map_err(|e| format!("undecodable answer: {e}"))
