@@ -95,7 +95,7 @@ pub fn upload(node: &Node, wallet: &Wallet, sealed: &Sealed, quiet: bool) -> Res
 	let mut chunk = vec![0u8; UPLOAD_CHUNK];
 	let mut index = 0u32;
 	loop {
-		let n = read_full(&mut file, &mut chunk)?;
+		let n = crypto::read_full(&mut file, &mut chunk)?;
 		if n == 0 {
 			break;
 		}
@@ -106,17 +106,6 @@ pub fn upload(node: &Node, wallet: &Wallet, sealed: &Sealed, quiet: bool) -> Res
 	let _: Value = node.call("phr_uploadFinish", vec![upload.into()])?;
 	bar.finish_and_clear();
 	Ok(())
-}
-
-fn read_full(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-	let mut filled = 0;
-	while filled < buf.len() {
-		match input.read(&mut buf[filled..])? {
-			0 => break,
-			n => filled += n,
-		}
-	}
-	Ok(filled)
 }
 
 /// Stores `key` wrapped for `recipient` (whose X25519 key `recipient_key` has `recipient_epoch`).

@@ -525,12 +525,17 @@ fn record_add(cli: &Cli, file: &Path, category: Option<&str>, patient: Option<&s
 	))
 }
 
+/// The account given, or the wallet's own (read without the passphrase).
+fn patient_or_own(cli: &Cli, patient: Option<&str>) -> Result<AccountId> {
+	match patient {
+		Some(p) => parse_account(p),
+		None => parse_account(&Wallet::account_of(&cli.wallet)?),
+	}
+}
+
 fn record_list(cli: &Cli, patient: Option<&str>) -> Result<Report> {
 	let node = Node::connect(&cli.node)?;
-	let patient = match patient {
-		Some(p) => parse_account(p)?,
-		None => parse_account(&Wallet::account_of(&cli.wallet)?)?,
-	};
+	let patient = patient_or_own(cli, patient)?;
 	let records = Chain { node: &node }.records_of(&patient)?;
 	let rows: Vec<Value> = records
 		.iter()
@@ -717,10 +722,7 @@ fn revoke(cli: &Cli, id: GrantId, rekey: bool) -> Result<Report> {
 
 fn grants(cli: &Cli, patient: Option<&str>) -> Result<Report> {
 	let node = Node::connect(&cli.node)?;
-	let patient = match patient {
-		Some(p) => parse_account(p)?,
-		None => parse_account(&Wallet::account_of(&cli.wallet)?)?,
-	};
+	let patient = patient_or_own(cli, patient)?;
 	let grants = Chain { node: &node }.grants_of(&patient)?;
 	let rows: Vec<Value> = grants
 		.iter()

@@ -54,7 +54,7 @@ pub fn ciphertext_len(len: u64) -> u64 {
 }
 
 /// Reads up to `buf.len()` bytes, fewer only at the end of the input.
-fn read_full(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+pub fn read_full(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 	let mut filled = 0;
 	while filled < buf.len() {
 		match input.read(&mut buf[filled..])? {
