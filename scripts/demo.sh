@@ -7,17 +7,20 @@
 #
 #   scripts/demo.sh                 against nodes on 127.0.0.1:9944..9947 (run-consortium.sh's ports)
 #   PHR_DEMO_DIR=/path scripts/demo.sh   where the wallets are written (default: a fresh temp dir)
+#   PHR_DEMO_NODES=url1,url2,url3,url4   the RPC addresses of H1..H4 (the end-to-end test's network)
+#   PHR_BIN=/path/to/phr                 the wallet binary (default: the release build)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/env.sh
 source "$here/env.sh"
-phr_bin="$CARGO_TARGET_DIR/release/phr"
+phr_bin="${PHR_BIN:-$CARGO_TARGET_DIR/release/phr}"
 [ -x "$phr_bin" ] || { echo "demo: $phr_bin is not built: run scripts/run-consortium.sh" >&2; exit 1; }
 
 dir="${PHR_DEMO_DIR:-$(mktemp -d /tmp/phr-demo.XXXXXX)}"
 mkdir -p "$dir"
 export PHR_PASSPHRASE="${PHR_PASSPHRASE:-demo passphrase}"
-H1=http://127.0.0.1:9944 H2=http://127.0.0.1:9945 H3=http://127.0.0.1:9946 H4=http://127.0.0.1:9947
+IFS=, read -r H1 H2 H3 H4 <<<"${PHR_DEMO_NODES:-http://127.0.0.1:9944,http://127.0.0.1:9945,http://127.0.0.1:9946,http://127.0.0.1:9947}"
+[ -n "$H4" ] || { echo "demo: PHR_DEMO_NODES needs four addresses, H1..H4" >&2; exit 1; }
 step=0
 
 say() { step=$((step + 1)); printf '\n[demo %d] %s\n' "$step" "$*"; }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod blob;
+pub mod load;
 
 use std::{
 	io::{Read, Write},
@@ -159,10 +160,36 @@ fn hex_number(value: &Value) -> Option<u32> {
 /// One JSON-RPC call over HTTP/1.0 (the server closes the connection after answering).
 /// `Ok(result)` or `Err(error object)`; a transport failure is `Err(json!({"transport": ...}))`.
 pub fn rpc(port: u16, method: &str, params: Value) -> Result<Value, Value> {
-	let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+	let reply = post(port, &json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))?;
+	match reply.get("error") {
+		Some(error) => Err(error.clone()),
+		None => Ok(reply["result"].clone()),
+	}
+}
+
+/// Many calls of `method` in one JSON-RPC batch (one HTTP request); the answers in the order of
+/// `params`. `Err` only when the batch as a whole failed.
+pub fn rpc_batch(port: u16, method: &str, params: &[Value]) -> Result<Vec<Result<Value, Value>>, Value> {
+	let calls: Vec<Value> =
+		params.iter().enumerate().map(|(id, p)| json!({"jsonrpc": "2.0", "id": id, "method": method, "params": p})).collect();
+	let reply = post(port, &Value::Array(calls))?;
+	let replies = reply.as_array().ok_or_else(|| json!({ "batch": reply.clone() }))?;
+	let mut answers: Vec<Result<Value, Value>> = vec![Err(json!({ "batch": "no answer" })); params.len()];
+	for answer in replies {
+		let Some(id) = answer["id"].as_u64().map(|id| id as usize).filter(|id| *id < params.len()) else { continue };
+		answers[id] = match answer.get("error") {
+			Some(error) => Err(error.clone()),
+			None => Ok(answer["result"].clone()),
+		};
+	}
+	Ok(answers)
+}
+
+fn post(port: u16, body: &Value) -> Result<Value, Value> {
+	let body = body.to_string();
 	let transport = |e: std::io::Error| json!({ "transport": e.to_string() });
 	let mut stream = TcpStream::connect(("127.0.0.1", port)).map_err(transport)?;
-	stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(transport)?;
+	stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(transport)?;
 	write!(
 		stream,
 		"POST / HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
@@ -173,11 +200,7 @@ pub fn rpc(port: u16, method: &str, params: Value) -> Result<Value, Value> {
 	let mut response = String::new();
 	stream.read_to_string(&mut response).map_err(transport)?;
 	let json_body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-	let reply: Value = serde_json::from_str(json_body).map_err(|e| json!({ "transport": e.to_string(), "raw": response }))?;
-	match reply.get("error") {
-		Some(error) => Err(error.clone()),
-		None => Ok(reply["result"].clone()),
-	}
+	serde_json::from_str(json_body).map_err(|e| json!({ "transport": e.to_string(), "raw": response }))
 }
 
 /// Polls `condition` every 500 ms until it holds or `timeout` passes.
@@ -213,12 +236,19 @@ impl ChainContext {
 
 	/// An immortal extrinsic calling `call`, signed by `signer` with `nonce`, SCALE-encoded.
 	pub fn signed(&self, call: phr_runtime::RuntimeCall, signer: Sr25519Keyring, nonce: u32) -> Vec<u8> {
+		self.signed_by(call, &signer.pair(), nonce)
+	}
+
+	/// As [`ChainContext::signed`], by any sr25519 key.
+	pub fn signed_by(&self, call: phr_runtime::RuntimeCall, signer: &sp_core::sr25519::Pair, nonce: u32) -> Vec<u8> {
+		use sp_core::Pair as _;
+		let account: phr_runtime::AccountId = signer.public().into();
 		let context = phr_runtime::SigningContext {
 			genesis: self.genesis,
 			spec_version: self.spec_version,
 			transaction_version: self.transaction_version,
 		};
-		phr_runtime::signed_extrinsic(&context, call, signer.to_account_id(), nonce, |payload| {
+		phr_runtime::signed_extrinsic(&context, call, account, nonce, |payload| {
 			sp_runtime::MultiSignature::Sr25519(signer.sign(payload))
 		})
 		.encode()
@@ -258,6 +288,12 @@ fn local_node_key(hospital: usize) -> String {
 /// does: fixed node keys (the preset's member peer ids), session keys and the hospital node key
 /// (`phrn`, which anchors read receipts) from `//<Validator>`.
 pub fn start_local_consortium(dir: &Path) -> Vec<Node> {
+	start_consortium(dir, "local-consortium", &[])
+}
+
+/// As [`start_local_consortium`], for `chain` (the preset or a chain spec derived from it, with the
+/// same validators and member nodes), each node started with `extra` arguments as well.
+pub fn start_consortium(dir: &Path, chain: &str, extra: &[&str]) -> Vec<Node> {
 	let mut nodes: Vec<Node> = Vec::new();
 	let mut peer_ids = Vec::new();
 	for (i, validator) in HOSPITALS.iter().enumerate() {
@@ -271,7 +307,7 @@ pub fn start_local_consortium(dir: &Path) -> Vec<Node> {
 		for (key_type, scheme) in [("aura", "sr25519"), ("gran", "ed25519"), ("phrn", "sr25519")] {
 			let suri = format!("//{validator}");
 			let (ok, _, err) = run_node_command(&[
-				"key", "insert", "--chain", "local-consortium", "--base-path", base.to_str().unwrap(),
+				"key", "insert", "--chain", chain, "--base-path", base.to_str().unwrap(),
 				"--key-type", key_type, "--scheme", scheme, "--suri", &suri,
 			]);
 			assert!(ok, "key insert failed: {err}");
@@ -280,13 +316,12 @@ pub fn start_local_consortium(dir: &Path) -> Vec<Node> {
 	}
 	let addresses: Vec<String> = nodes.iter().zip(&peer_ids).map(|(n, p)| n.multiaddr(p)).collect();
 	for (i, node) in nodes.iter_mut().enumerate() {
-		let mut args: Vec<String> = ["--chain", "local-consortium", "--validator", "--node-key-file"]
-			.iter()
-			.map(|s| s.to_string())
-			.collect();
+		let mut args: Vec<String> =
+			["--chain", chain, "--validator", "--node-key-file"].iter().map(|s| s.to_string()).collect();
 		args.push(node.base.join("node-key").to_string_lossy().into());
 		args.push("--bootnodes".into());
 		args.extend(addresses.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| a.clone()));
+		args.extend(extra.iter().map(|s| s.to_string()));
 		node.start(args);
 	}
 	nodes

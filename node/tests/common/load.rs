@@ -1,0 +1,140 @@
+//! Load on a consortium, for the fault tests and the throughput benchmark: many patients (each
+//! with its own sr25519 key, onboarded in genesis), pre-signed grants and remarks, submission in
+//! JSON-RPC batches, and a watcher that sees which extrinsics the chain finalized, and when.
+
+use std::{
+	collections::HashMap,
+	path::{Path, PathBuf},
+	time::Instant,
+};
+
+use phr_primitives::{CategorySet, Conditions, GrantTerms, Grantee, Rights, Scope};
+use phr_runtime::{AccountId, RuntimeCall};
+use serde_json::{json, Value};
+use sp_core::{sr25519, Pair, H256};
+
+use super::{rpc_batch, run_node_command, to_hex, Node};
+
+/// The `i`-th load patient's key (`//phr-load/<i>`).
+pub fn patient(i: u32) -> sr25519::Pair {
+	sr25519::Pair::from_string(&format!("//phr-load/{i}"), None).expect("a valid derivation path")
+}
+
+pub fn account(pair: &sr25519::Pair) -> AccountId {
+	pair.public().into()
+}
+
+/// Writes `<dir>/load-spec.json`: the `local-consortium` preset (same validators, member nodes and
+/// node keys) with `patients` onboarded in genesis, spread over the four hospitals.
+pub fn spec_with_patients(dir: &Path, patients: &[sr25519::Pair]) -> PathBuf {
+	let (ok, out, err) = run_node_command(&["build-spec", "--chain", "local-consortium"]);
+	assert!(ok, "build-spec failed: {err}");
+	let mut spec: Value = serde_json::from_str(&out).expect("build-spec prints JSON");
+	let listed: Vec<Value> =
+		patients.iter().enumerate().map(|(i, p)| json!([account(p).to_string(), 1 + i % 4])).collect();
+	let patch = &mut spec["genesis"]["runtimeGenesis"]["patch"];
+	assert!(patch["consortium"]["patients"].is_array(), "the preset lists patients: {}", patch["consortium"]);
+	patch["consortium"]["patients"] = Value::Array(listed);
+	spec["id"] = json!("phr_load");
+	let path = dir.join("load-spec.json");
+	std::fs::write(&path, serde_json::to_vec(&spec).unwrap()).unwrap();
+	path
+}
+
+/// `patient` grants `grantee` read access to all categories for one hour.
+pub fn grant_call(patient: AccountId, grantee: AccountId) -> RuntimeCall {
+	let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+	let terms = GrantTerms {
+		grantee: Grantee::Account(grantee),
+		scope: Scope { categories: CategorySet::all(), records: Default::default() },
+		rights: Rights::READ,
+		expires_at: now + 3_600_000,
+		conditions: Conditions::default(),
+	};
+	RuntimeCall::Access(pallet_access::Call::grant { patient, terms })
+}
+
+/// `System::remark` with 32 bytes: the chain's cheapest signed extrinsic.
+pub fn remark_call(tag: u64) -> RuntimeCall {
+	let mut remark = tag.to_le_bytes().to_vec();
+	remark.resize(32, 0x5a);
+	RuntimeCall::System(frame_system::Call::remark { remark })
+}
+
+/// The hash the pool and the block body know an extrinsic by.
+pub fn extrinsic_hash(extrinsic: &[u8]) -> H256 {
+	H256(sp_crypto_hashing::blake2_256(extrinsic))
+}
+
+/// Submits `extrinsics` to `node` in JSON-RPC batches of `batch`; returns how many the pool
+/// accepted and the first refusals (at most 5).
+pub fn submit_all(node: &Node, extrinsics: &[Vec<u8>], batch: usize) -> (usize, Vec<Value>) {
+	let (mut accepted, mut refusals) = (0, Vec::new());
+	for part in extrinsics.chunks(batch) {
+		let params: Vec<Value> = part.iter().map(|x| json!([to_hex(x)])).collect();
+		match rpc_batch(node.rpc_port, "author_submitExtrinsic", &params) {
+			Ok(answers) => {
+				for answer in answers {
+					match answer {
+						Ok(_) => accepted += 1,
+						Err(e) if refusals.len() < 5 => refusals.push(e),
+						Err(_) => {},
+					}
+				}
+			},
+			Err(e) if refusals.len() < 5 => refusals.push(e),
+			Err(_) => {},
+		}
+	}
+	(accepted, refusals)
+}
+
+/// One finalized block as the watcher saw it.
+#[derive(Clone, Debug)]
+pub struct SeenBlock {
+	pub number: u32,
+	pub hash: H256,
+	/// Extrinsics in the block (the timestamp inherent included).
+	pub extrinsics: usize,
+	/// When the watcher first saw it finalized.
+	pub seen: Instant,
+}
+
+/// Follows a node's finalized chain block by block and remembers, for every extrinsic, the
+/// finalized block that holds it and when that block was first seen final.
+#[derive(Default)]
+pub struct FinalityWatcher {
+	pub next: u32,
+	pub blocks: Vec<SeenBlock>,
+	pub included: HashMap<H256, (u32, Instant)>,
+}
+
+impl FinalityWatcher {
+	/// Starts after the node's current finalized block.
+	pub fn from_now(node: &Node) -> FinalityWatcher {
+		FinalityWatcher { next: node.finalized_height().unwrap_or(0) + 1, ..Default::default() }
+	}
+
+	/// Reads every block finalized since the last poll; `false` if the node did not answer.
+	pub fn poll(&mut self, node: &Node) -> bool {
+		let Some(head) = node.finalized_height() else { return false };
+		let seen = Instant::now();
+		while self.next <= head {
+			let Ok(hash) = node.rpc("chain_getBlockHash", json!([self.next])) else { return false };
+			let Ok(block) = node.rpc("chain_getBlock", json!([hash])) else { return false };
+			let hash: H256 = serde_json::from_value(hash).expect("a block hash");
+			let extrinsics = block["block"]["extrinsics"].as_array().cloned().unwrap_or_default();
+			for hex_extrinsic in &extrinsics {
+				let bytes = hex::decode(hex_extrinsic.as_str().unwrap_or_default().trim_start_matches("0x")).expect("hex");
+				self.included.insert(extrinsic_hash(&bytes), (self.next, seen));
+			}
+			self.blocks.push(SeenBlock { number: self.next, hash, extrinsics: extrinsics.len(), seen });
+			self.next += 1;
+		}
+		true
+	}
+
+	pub fn contains_all<'a>(&self, hashes: impl IntoIterator<Item = &'a H256>) -> bool {
+		hashes.into_iter().all(|h| self.included.contains_key(h))
+	}
+}
