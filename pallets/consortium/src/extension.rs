@@ -5,7 +5,9 @@
 //!   `InvalidTransaction::Custom(UNREGISTERED_SIGNER)`;
 //! - a registered signer may have at most [`Config::MaxExtrinsicsPerWindow`] extrinsics included per
 //!   window of [`Config::RateWindowBlocks`] blocks; beyond that the pool refuses with
-//!   `InvalidTransaction::Custom(RATE_LIMITED)` until the next window.
+//!   `InvalidTransaction::Custom(RATE_LIMITED)` until the next window. What the pool accepted
+//!   stays valid across windows (no shortened longevity: the pool would drop and ban it as stale);
+//!   the window is charged when a block includes it.
 //!
 //! There are no fees: the rate limit is what keeps one registered account from filling blocks.
 //! Unsigned extrinsics (inherents such as the timestamp) pass untouched; the runtime admits no
@@ -100,14 +102,13 @@ where
 		if !Pallet::<T>::is_registered(who) {
 			return Err(InvalidTransaction::Custom(UNREGISTERED_SIGNER).into());
 		}
-		let window = Pallet::<T>::next_rate_window(who)?;
-		// The pool drops what is still queued when the window ends and re-validates it then.
-		let now = frame_system::Pallet::<T>::block_number();
-		let left_in_window = window.start.saturating_add(T::RateWindowBlocks::get()).saturating_sub(now);
-		let longevity: u64 = left_in_window.try_into().unwrap_or(u64::MAX).max(1);
-		let validity = ValidTransaction { longevity, ..Default::default() };
+		Pallet::<T>::next_rate_window(who)?;
+		// The validity does not end with the rate window: the pool treats a transaction whose
+		// longevity ran out as stale, drops it and bans its hash (a resubmission is refused for
+		// the ban's duration). An accepted transaction that waits in a long queue must stay until
+		// a block has room; the window is checked again when it is included (`prepare`).
 		let who = who.clone();
-		Ok((validity, Some(who), origin))
+		Ok((ValidTransaction::default(), Some(who), origin))
 	}
 
 	fn prepare(

@@ -6,7 +6,7 @@ use pallet_session::SessionManager;
 use phr_primitives::tx_error::{RATE_LIMITED, UNREGISTERED_SIGNER};
 use sp_runtime::{
 	traits::{DispatchTransaction, TransactionExtension},
-	transaction_validity::{InvalidTransaction, TransactionSource, TransactionValidityError},
+	transaction_validity::{InvalidTransaction, TransactionLongevity, TransactionSource, TransactionValidityError},
 	DispatchError,
 };
 
@@ -540,13 +540,15 @@ fn signer_is_rate_limited_per_window() {
 }
 
 #[test]
-fn pool_validity_expires_with_the_window() {
+fn pool_validity_outlives_the_window() {
 	run(4, || {
+		// Near the end of a window: a transaction queued behind full blocks must not become stale
+		// (the pool would drop and ban it) when the window ends.
 		System::set_block_number(13);
 		let (validity, _, _) = RegisteredSigner::<Test>::new()
 			.validate_only(origin(PATIENT), &remark(), &DispatchInfo::default(), 10, TransactionSource::External, 0)
 			.unwrap();
-		assert_eq!(validity.longevity, 7);
+		assert_eq!(validity.longevity, TransactionLongevity::MAX);
 		assert_eq!(validity.priority, 0);
 	});
 }
