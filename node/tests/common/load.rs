@@ -66,24 +66,38 @@ pub fn extrinsic_hash(extrinsic: &[u8]) -> H256 {
 	H256(sp_crypto_hashing::blake2_256(extrinsic))
 }
 
-/// Submits `extrinsics` to `node` in JSON-RPC batches of `batch`; returns how many the pool
-/// accepted and the first refusals (at most 5).
-pub fn submit_all(node: &Node, extrinsics: &[Vec<u8>], batch: usize) -> (usize, Vec<Value>) {
+/// Submits `extrinsics` to the node at `ports[0]` in JSON-RPC batches of `batch`, as a client
+/// would: what is refused (a node under load may answer "state already discarded" for a fork it
+/// just pruned, and then bans the hash for a while) is sent again a second later to the next node
+/// of `ports`, up to 5 rounds. Returns how many were accepted and the last refusals (at most 5).
+pub fn submit_all(ports: &[u16], extrinsics: &[Vec<u8>], batch: usize) -> (usize, Vec<Value>) {
+	let mut pending: Vec<&Vec<u8>> = extrinsics.iter().collect();
 	let (mut accepted, mut refusals) = (0, Vec::new());
-	for part in extrinsics.chunks(batch) {
-		let params: Vec<Value> = part.iter().map(|x| json!([to_hex(x)])).collect();
-		match rpc_batch(node.rpc_port, "author_submitExtrinsic", &params) {
-			Ok(answers) => {
-				for answer in answers {
-					match answer {
-						Ok(_) => accepted += 1,
-						Err(e) if refusals.len() < 5 => refusals.push(e),
-						Err(_) => {},
-					}
+	for round in 0..5 {
+		if round > 0 {
+			std::thread::sleep(std::time::Duration::from_secs(1));
+		}
+		refusals.clear();
+		let mut refused = Vec::new();
+		for part in pending.chunks(batch) {
+			let params: Vec<Value> = part.iter().map(|x| json!([to_hex(x)])).collect();
+			let answers = rpc_batch(ports[round % ports.len()], "author_submitExtrinsic", &params)
+				.unwrap_or_else(|e| vec![Err(e); part.len()]);
+			for (extrinsic, answer) in part.iter().zip(answers) {
+				match answer {
+					Ok(_) => accepted += 1,
+					Err(e) => {
+						refused.push(*extrinsic);
+						if refusals.len() < 5 {
+							refusals.push(e);
+						}
+					},
 				}
-			},
-			Err(e) if refusals.len() < 5 => refusals.push(e),
-			Err(_) => {},
+			}
+		}
+		pending = refused;
+		if pending.is_empty() {
+			break;
 		}
 	}
 	(accepted, refusals)

@@ -1,0 +1,245 @@
+//! Consortium throughput on the four-validator local network (real `phr-node` processes on
+//! loopback, 2 s Aura slots, GRANDPA): first the latency from submitting a grant to seeing it
+//! finalized, at a steady rate on the quiet network; then finalized `System::remark`s per second
+//! (the chain's own floor) and finalized `Access::grant`s per second, in the same run. Run by
+//! `scripts/bench.sh` (`cargo bench --workspace --profile release --bench chain_throughput`).
+//!
+//! The load: `PHR_BENCH_PATIENTS` patients (onboarded in genesis, spread over H1..H4), each
+//! submitting through its own hospital's node, the throughput phases pre-signed before the clock
+//! starts and sent in JSON-RPC batches. A phase's rate is its extrinsic count over the time from
+//! its first submission until the watcher (polling H1 every 100 ms) sees the last of them in a
+//! finalized block. Lines starting `report:` are what scripts/bench.sh writes to
+//! docs/benchmarks.md.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::{
+	collections::HashMap,
+	time::{Duration, Instant},
+};
+
+use common::{load::*, *};
+use sp_core::H256;
+use sp_keyring::Sr25519Keyring::Alice;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+	std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+	sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+struct Phase {
+	count: usize,
+	submitted_in: Duration,
+	accepted: usize,
+	finalized: usize,
+	elapsed: Duration,
+	blocks: usize,
+	max_per_block: usize,
+}
+
+impl Phase {
+	fn rate(&self) -> f64 {
+		self.finalized as f64 / self.elapsed.as_secs_f64()
+	}
+}
+
+/// Submits every hospital's extrinsics through its own node (four threads), then follows H1's
+/// finalized chain until all accepted ones are in, or nothing new is finalized for 60 s.
+fn run_phase(nodes: &[Node], per_node: Vec<Vec<Vec<u8>>>) -> Phase {
+	let count = per_node.iter().map(Vec::len).sum();
+	let wanted: Vec<H256> = per_node.iter().flatten().map(|x| extrinsic_hash(x)).collect();
+	let mut watcher = FinalityWatcher::from_now(&nodes[0]);
+	let start = Instant::now();
+	let ports: Vec<u16> = nodes.iter().map(|n| n.rpc_port).collect();
+	let senders: Vec<_> = per_node
+		.into_iter()
+		.enumerate()
+		.map(|(k, extrinsics)| {
+			// Its own hospital's node first, the others for retries.
+			let mut ports = ports.clone();
+			ports.rotate_left(k);
+			std::thread::spawn(move || {
+				let (accepted, refusals) = submit_all(&ports, &extrinsics, 256);
+				if !refusals.is_empty() {
+					eprintln!("H{} and the others still refused some extrinsics after 5 tries, e.g. {}", k + 1, refusals[0]);
+				}
+				accepted
+			})
+		})
+		.collect();
+	let accepted: usize = senders.into_iter().map(|s| s.join().unwrap()).sum();
+	let submitted_in = start.elapsed();
+	let mut last_progress = Instant::now();
+	let mut finalized = 0;
+	while finalized < accepted && last_progress.elapsed() < Duration::from_secs(60) {
+		std::thread::sleep(Duration::from_millis(100));
+		watcher.poll(&nodes[0]);
+		let now = wanted.iter().filter(|h| watcher.included.contains_key(h)).count();
+		if now > finalized {
+			finalized = now;
+			last_progress = Instant::now();
+		}
+	}
+	let last_seen = wanted.iter().filter_map(|h| watcher.included.get(h)).map(|(_, t)| *t).max().unwrap_or(start);
+	let per_block: HashMap<u32, usize> = wanted.iter().filter_map(|h| watcher.included.get(h)).fold(HashMap::new(), |mut m, (b, _)| {
+		*m.entry(*b).or_default() += 1;
+		m
+	});
+	Phase {
+		count,
+		submitted_in,
+		accepted,
+		finalized,
+		elapsed: last_seen - start,
+		blocks: per_block.len(),
+		max_per_block: per_block.values().copied().max().unwrap_or(0),
+	}
+}
+
+/// How many of `call` the runtime's weights admit in one block (normal class).
+fn per_block_by_weight(call: phr_runtime::RuntimeCall) -> u64 {
+	use frame_support::dispatch::{DispatchClass, GetDispatchInfo};
+	let weights = phr_runtime::configs::RuntimeBlockWeights::get();
+	let normal = weights.get(DispatchClass::Normal);
+	let each = call.get_dispatch_info().call_weight + normal.base_extrinsic;
+	let room = normal.max_total.unwrap_or(weights.max_block);
+	room.ref_time() / each.ref_time()
+}
+
+fn describe(name: &str, phase: &Phase) {
+	println!(
+		"{name}: {} signed, {} accepted by the pools (submitted in {:.1} s, {:.0}/s), {} finalized in {:.1} s = {:.0}/s, \
+		 over {} blocks, at most {} in one block",
+		phase.count,
+		phase.accepted,
+		phase.submitted_in.as_secs_f64(),
+		phase.accepted as f64 / phase.submitted_in.as_secs_f64(),
+		phase.finalized,
+		phase.elapsed.as_secs_f64(),
+		phase.rate(),
+		phase.blocks,
+		phase.max_per_block
+	);
+}
+
+fn main() {
+	let patients_n: u32 = env_or("PHR_BENCH_PATIENTS", 512);
+	let per_patient: u32 = env_or("PHR_BENCH_PER_PATIENT", 24);
+	let latency_rate: u64 = env_or("PHR_BENCH_LATENCY_RATE", 50);
+	let latency_seconds: u64 = env_or("PHR_BENCH_LATENCY_SECONDS", 20);
+	assert!(per_patient <= 100, "a patient holds at most 128 grants, the latency phase adds some");
+	assert!(latency_rate * latency_seconds <= 20 * patients_n as u64, "at most 20 latency grants per patient");
+
+	let dir = temp_dir("phr-bench-chain-");
+	let patients: Vec<_> = (0..patients_n).map(patient).collect();
+	let spec = spec_with_patients(dir.path(), &patients);
+	// Pools large enough to hold a whole phase.
+	let nodes = start_consortium(dir.path(), spec.to_str().unwrap(), &["--pool-limit", "100000", "--pool-kbytes", "512000"]);
+	assert!(wait_until(Duration::from_secs(150), || min_finalized(&nodes) >= 3), "finality; logs:\n{}", logs(&nodes));
+	let chain = ChainContext::of(&nodes[0]);
+	println!(
+		"chain throughput: 4 validators on loopback, {} cores, {patients_n} patients x {per_patient} extrinsics per phase",
+		std::thread::available_parallelism().map_or(1, |n| n.get())
+	);
+
+	// Latency first, on the quiet network: one grant every 1/rate s, patients in turn, each through
+	// its hospital's node (another node if refused).
+	let total = (latency_rate * latency_seconds) as usize;
+	let latency_nonces = |i: usize| (total / patients.len() + usize::from(i < total % patients.len())) as u32;
+	let mut watcher = FinalityWatcher::from_now(&nodes[0]);
+	let interval = Duration::from_secs_f64(1.0 / latency_rate as f64);
+	let mut sent: Vec<(H256, Instant)> = Vec::with_capacity(total);
+	let start = Instant::now();
+	let mut next_poll = start;
+	for j in 0..total {
+		let slot = start + interval.mul_f64(j as f64);
+		if let Some(wait) = slot.checked_duration_since(Instant::now()) {
+			std::thread::sleep(wait);
+		}
+		let i = j % patients.len();
+		let nonce = (j / patients.len()) as u32;
+		let extrinsic = chain.signed_by(grant_call(account(&patients[i]), Alice.to_account_id()), &patients[i], nonce);
+		let at = Instant::now();
+		let submitted = (0..4).any(|k| {
+			nodes[(i + k) % 4].rpc("author_submitExtrinsic", serde_json::json!([to_hex(&extrinsic)])).is_ok()
+		});
+		if submitted {
+			sent.push((extrinsic_hash(&extrinsic), at));
+		}
+		if Instant::now() >= next_poll {
+			watcher.poll(&nodes[0]);
+			next_poll = Instant::now() + Duration::from_millis(50);
+		}
+	}
+	let all_in = wait_until(Duration::from_secs(60), || {
+		watcher.poll(&nodes[0]);
+		watcher.contains_all(sent.iter().map(|(h, _)| h))
+	});
+	let mut latencies: Vec<Duration> =
+		sent.iter().filter_map(|(h, at)| watcher.included.get(h).map(|(_, seen)| seen.saturating_duration_since(*at))).collect();
+	latencies.sort();
+	let ms = |d: Duration| d.as_secs_f64() * 1e3;
+	println!(
+		"grant -> finalized at {latency_rate}/s for {latency_seconds} s: {} of {} finalized{}, p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms \
+		 (watcher polls every 50 ms)",
+		latencies.len(),
+		total,
+		if all_in { "" } else { " (some never)" },
+		ms(percentile(&latencies, 0.50)),
+		ms(percentile(&latencies, 0.95)),
+		ms(*latencies.last().unwrap())
+	);
+
+	// Throughput: everything signed before the clock starts; remarks take the nonces after the
+	// latency phase's, grants the next ones. Patient i submits through hospital i % 4's node.
+	let signing = Instant::now();
+	let sign_phase = |first_nonce: &dyn Fn(usize) -> u32, call: &dyn Fn(usize, u32) -> phr_runtime::RuntimeCall| {
+		let mut per_node: Vec<Vec<Vec<u8>>> = vec![Vec::new(); 4];
+		for k in 0..per_patient {
+			for (i, pair) in patients.iter().enumerate() {
+				per_node[i % 4].push(chain.signed_by(call(i, k), pair, first_nonce(i) + k));
+			}
+		}
+		per_node
+	};
+	let remarks = sign_phase(&latency_nonces, &|i, k| remark_call((i as u64) << 32 | k as u64));
+	let grants = sign_phase(&|i| latency_nonces(i) + per_patient, &|i, _| {
+		grant_call(account(&patients[i]), Alice.to_account_id())
+	});
+	println!("signed {} extrinsics in {:.1} s", 2 * per_patient * patients_n, signing.elapsed().as_secs_f64());
+
+	std::thread::sleep(Duration::from_secs(4));
+	let remark_phase = run_phase(&nodes, remarks);
+	describe("System::remark", &remark_phase);
+	std::thread::sleep(Duration::from_secs(6));
+	let grant_phase = run_phase(&nodes, grants);
+	describe("Access::grant", &grant_phase);
+
+	let ratio = grant_phase.rate() / remark_phase.rate();
+	let grant_cap = per_block_by_weight(grant_call(account(&patients[0]), Alice.to_account_id()));
+	let remark_cap = per_block_by_weight(remark_call(0));
+	println!("the runtime's weights admit {grant_cap} grants or {remark_cap} remarks in one block (normal class)");
+	println!("report: | finalized `Access::grant`s per second, 4 validators | {:.0} /s | target ≥ 2,000 /s |", grant_phase.rate());
+	println!("report: | finalized `System::remark`s per second, same run (the floor) | {:.0} /s | grants/remarks = {ratio:.2} |", remark_phase.rate());
+	println!(
+		"report: | most extrinsics in one block (grants / remarks) | {} / {} | the weights admit {grant_cap} / {remark_cap} per 2 s block: at most {} grants/s |",
+		grant_phase.max_per_block,
+		remark_phase.max_per_block,
+		grant_cap / 2
+	);
+	println!(
+		"report: | pool intake while submitting (grants / remarks) | {:.0} /s / {:.0} /s | JSON-RPC batches of 256, 4 nodes |",
+		grant_phase.accepted as f64 / grant_phase.submitted_in.as_secs_f64(),
+		remark_phase.accepted as f64 / remark_phase.submitted_in.as_secs_f64()
+	);
+	println!(
+		"report: | grant → finalized latency p50 / p95 at {latency_rate} grants/s | {:.0} ms / {:.0} ms | target p95 ≤ 5,000 ms (two 2 s blocks + 1 s) |",
+		ms(percentile(&latencies, 0.50)),
+		ms(percentile(&latencies, 0.95))
+	);
+	drop(nodes);
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The consortium's measured figures, written to docs/benchmarks.md (the section between the
+# "bench.sh" markers) with the date, the machine, the commit and this command:
+#  - chain: finalized Access::grant/s next to System::remark/s in the same run, on the four-validator
+#    local network; grant -> finalized latency p50/p95 at a steady rate (node/benches/chain_throughput.rs);
+#  - blobs: 64 KiB and 10 MiB upload/fetch through a node next to raw ChaCha20-Poly1305 and
+#    blake2b in the same run; authorized 64 KiB read latency p50/p99 at 500 req/s
+#    (node/benches/blob_store.rs).
+#   scripts/bench.sh                 both, then docs/benchmarks.md is rewritten
+#   scripts/bench.sh chain|blobs     one of them, printed only
+# Knobs (environment): PHR_BENCH_PATIENTS, PHR_BENCH_PER_PATIENT, PHR_BENCH_LATENCY_RATE,
+# PHR_BENCH_LATENCY_SECONDS (chain); PHR_BENCH_SMALL, PHR_BENCH_LARGE, PHR_BENCH_RATE,
+# PHR_BENCH_SECONDS (blobs).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+"$here/setup.sh"
+# shellcheck source=scripts/env.sh
+source "$here/env.sh"
+cd "$PHR_ROOT"
+
+which=${1:-all}
+case "$which" in
+  all) benches=(chain_throughput blob_store) ;;
+  chain) benches=(chain_throughput) ;;
+  blobs) benches=(blob_store) ;;
+  *) echo "usage: scripts/bench.sh [all|chain|blobs]" >&2; exit 2 ;;
+esac
+
+out=$(mktemp /tmp/phr-bench.XXXXXX)
+started=$(date -u '+%Y-%m-%d %H:%M UTC')
+for bench in "${benches[@]}"; do
+  echo "[bench] $bench"
+  # Same profile and feature set as the test build (scripts/test.sh): nothing is compiled twice.
+  cargo bench --locked --workspace --profile release --bench "$bench" | tee -a "$out"
+done
+[ "$which" = all ] || exit 0
+
+machine="$(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GiB, $(. /etc/os-release && echo "$PRETTY_NAME"), kernel $(uname -r)"
+commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' || echo ' (with uncommitted changes)')
+python3 - "$out" docs/benchmarks.md "$started" "$machine" "$commit" <<'PY'
+import re, sys
+out, doc, started, machine, commit = sys.argv[1:]
+printed = open(out).read()
+rows = [l[len("report: "):] for l in printed.splitlines() if l.startswith("report: ")]
+figures = "\n".join(l for l in printed.splitlines() if not l.startswith("report: "))
+section = f"""<!-- bench.sh begin: written by scripts/bench.sh, do not edit by hand -->
+## Consortium figures (`scripts/bench.sh`)
+
+Run {started} on {machine}, commit {commit}, by `scripts/bench.sh`.
+
+| figure | value | target / note |
+|---|---|---|
+{chr(10).join(rows)}
+
+What the benchmarks printed:
+
+```
+{figures}
+```
+<!-- bench.sh end -->"""
+text = open(doc).read()
+pattern = re.compile(r"<!-- bench.sh begin.*?<!-- bench.sh end -->", re.S)
+if pattern.search(text):
+    text = pattern.sub(lambda _: section, text)
+else:
+    text = text.replace("## Weights", section + "\n\n## Weights", 1)
+open(doc, "w").write(text)
+print(f"[bench] figures written to {doc}")
+PY
