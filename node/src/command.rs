@@ -40,9 +40,24 @@ impl SubstrateCli for Cli {
 	}
 }
 
+/// Parses the command line. The transaction pool is Substrate's single-state pool unless
+/// `--pool-type` names one: under load with forks at the chain's tip (several validators on too
+/// few cores), the fork-aware pool lost 2,029 of 12,288 accepted extrinsics in our benchmark and
+/// the single-state pool 8 (docs/benchmarks.md, "Transaction pool").
+fn parse_command_line() -> Cli {
+	use clap::{parser::ValueSource, CommandFactory, FromArgMatches};
+	let command = Cli::setup_command(Cli::command());
+	let matches = command.try_get_matches_from(std::env::args_os()).unwrap_or_else(|e| e.exit());
+	let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+	if matches.value_source("pool_type") != Some(ValueSource::CommandLine) {
+		cli.run.pool_config.pool_type = sc_cli::TransactionPoolType::SingleState;
+	}
+	cli
+}
+
 /// Parses the command line and runs it.
 pub fn run() -> sc_cli::Result<()> {
-	let cli = Cli::from_args();
+	let cli = parse_command_line();
 
 	match &cli.subcommand {
 		Some(Subcommand::Key(cmd)) => cmd.run(&cli),
