@@ -84,6 +84,14 @@ fn run_phase(nodes: &[Node], per_node: Vec<Vec<Vec<u8>>>) -> Phase {
 			last_progress = Instant::now();
 		}
 	}
+	if finalized < accepted {
+		let missing: Vec<H256> = wanted.iter().filter(|h| !watcher.included.contains_key(h)).copied().collect();
+		eprintln!(
+			"{} accepted extrinsics not finalized after 60 s without progress; still in the pools of H1..H4: {:?}",
+			accepted - finalized,
+			pooled(nodes, &missing)
+		);
+	}
 	let last_seen = wanted.iter().filter_map(|h| watcher.included.get(h)).map(|(_, t)| *t).max().unwrap_or(start);
 	let per_block: HashMap<u32, usize> = wanted.iter().filter_map(|h| watcher.included.get(h)).fold(HashMap::new(), |mut m, (b, _)| {
 		*m.entry(*b).or_default() += 1;
@@ -100,12 +108,16 @@ fn run_phase(nodes: &[Node], per_node: Vec<Vec<Vec<u8>>>) -> Phase {
 	}
 }
 
-/// How many of `call` the runtime's weights admit in one block (normal class).
-fn per_block_by_weight(call: phr_runtime::RuntimeCall) -> u64 {
+/// How many extrinsics like `extrinsic` (SCALE-encoded, signed) the runtime's weights admit in one
+/// block: the normal class's room over the call's weight, its transaction extensions' weight
+/// (nonce, rate window: storage reads and writes) and the base weight of any extrinsic.
+fn per_block_by_weight(extrinsic: &[u8]) -> u64 {
+	use codec::Decode;
 	use frame_support::dispatch::{DispatchClass, GetDispatchInfo};
+	let extrinsic = phr_runtime::UncheckedExtrinsic::decode(&mut &extrinsic[..]).expect("our own extrinsic decodes");
 	let weights = phr_runtime::configs::RuntimeBlockWeights::get();
 	let normal = weights.get(DispatchClass::Normal);
-	let each = call.get_dispatch_info().call_weight + normal.base_extrinsic;
+	let each = extrinsic.get_dispatch_info().total_weight() + normal.base_extrinsic;
 	let room = normal.max_total.unwrap_or(weights.max_block);
 	room.ref_time() / each.ref_time()
 }
@@ -131,6 +143,7 @@ fn main() {
 	let per_patient: u32 = env_or("PHR_BENCH_PER_PATIENT", 24);
 	let latency_rate: u64 = env_or("PHR_BENCH_LATENCY_RATE", 50);
 	let latency_seconds: u64 = env_or("PHR_BENCH_LATENCY_SECONDS", 20);
+	// PHR_BENCH_NODE_ARGS: more phr-node arguments for the four validators (e.g. a pool type).
 	assert!(per_patient <= 100, "a patient holds at most 128 grants, the latency phase adds some");
 	assert!(latency_rate * latency_seconds <= 20 * patients_n as u64, "at most 20 latency grants per patient");
 
@@ -138,7 +151,10 @@ fn main() {
 	let patients: Vec<_> = (0..patients_n).map(patient).collect();
 	let spec = spec_with_patients(dir.path(), &patients);
 	// Pools large enough to hold a whole phase.
-	let nodes = start_consortium(dir.path(), spec.to_str().unwrap(), &["--pool-limit", "100000", "--pool-kbytes", "512000"]);
+	let mut node_args = vec!["--pool-limit", "100000", "--pool-kbytes", "512000"];
+	let extra = std::env::var("PHR_BENCH_NODE_ARGS").unwrap_or_default();
+	node_args.extend(extra.split_whitespace());
+	let nodes = start_consortium(dir.path(), spec.to_str().unwrap(), &node_args);
 	assert!(wait_until(Duration::from_secs(150), || min_finalized(&nodes) >= 3), "finality; logs:\n{}", logs(&nodes));
 	let chain = ChainContext::of(&nodes[0]);
 	println!(
@@ -220,8 +236,8 @@ fn main() {
 	describe("Access::grant", &grant_phase);
 
 	let ratio = grant_phase.rate() / remark_phase.rate();
-	let grant_cap = per_block_by_weight(grant_call(account(&patients[0]), Alice.to_account_id()));
-	let remark_cap = per_block_by_weight(remark_call(0));
+	let grant_cap = per_block_by_weight(&chain.signed_by(grant_call(account(&patients[0]), Alice.to_account_id()), &patients[0], 0));
+	let remark_cap = per_block_by_weight(&chain.signed_by(remark_call(0), &patients[0], 0));
 	println!("the runtime's weights admit {grant_cap} grants or {remark_cap} remarks in one block (normal class)");
 	println!("report: | finalized `Access::grant`s per second, 4 validators | {:.0} /s | target ≥ 2,000 /s |", grant_phase.rate());
 	println!("report: | finalized `System::remark`s per second, same run (the floor) | {:.0} /s | grants/remarks = {ratio:.2} |", remark_phase.rate());

@@ -66,6 +66,11 @@ pub fn extrinsic_hash(extrinsic: &[u8]) -> H256 {
 	H256(sp_crypto_hashing::blake2_256(extrinsic))
 }
 
+/// The pool's JSON-RPC error code for an extrinsic it already holds.
+const ALREADY_IMPORTED: i64 = 1013;
+/// ... and the reason it gives for an extrinsic whose nonce is already used on chain.
+const OUTDATED: &str = "Transaction is outdated";
+
 /// Submits `extrinsics` to the node at `ports[0]` in JSON-RPC batches of `batch`, as a client
 /// would: what is refused (a node under load may answer "state already discarded" for a fork it
 /// just pruned, and then bans the hash for a while) is sent again a second later to the next node
@@ -86,6 +91,9 @@ pub fn submit_all(ports: &[u16], extrinsics: &[Vec<u8>], batch: usize) -> (usize
 			for (extrinsic, answer) in part.iter().zip(answers) {
 				match answer {
 					Ok(_) => accepted += 1,
+					// A retry found it pooled or already included: an earlier round's refusal came
+					// from one node while another had it by gossip.
+					Err(e) if round > 0 && (e["code"] == ALREADY_IMPORTED || e["data"] == OUTDATED) => accepted += 1,
 					Err(e) => {
 						refused.push(*extrinsic);
 						if refusals.len() < 5 {
@@ -151,4 +159,22 @@ impl FinalityWatcher {
 	pub fn contains_all<'a>(&self, hashes: impl IntoIterator<Item = &'a H256>) -> bool {
 		hashes.into_iter().all(|h| self.included.contains_key(h))
 	}
+}
+
+/// How many of `hashes` each node's pool still holds (ready or future).
+pub fn pooled(nodes: &[Node], hashes: &[H256]) -> Vec<usize> {
+	nodes
+		.iter()
+		.map(|node| {
+			let pending = node.rpc("author_pendingExtrinsics", json!([])).unwrap_or_default();
+			let pooled: std::collections::HashSet<H256> = pending
+				.as_array()
+				.into_iter()
+				.flatten()
+				.filter_map(|x| hex::decode(x.as_str()?.trim_start_matches("0x")).ok())
+				.map(|bytes| extrinsic_hash(&bytes))
+				.collect();
+			hashes.iter().filter(|h| pooled.contains(h)).count()
+		})
+		.collect()
 }
