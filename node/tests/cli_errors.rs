@@ -8,9 +8,10 @@ fn assert_one_line_error(args: &[&str], expected: &str) {
 	let (ok, _, stderr) = run_node_command(args);
 	assert!(!ok, "phr-node {args:?} should fail");
 	assert!(!stderr.contains("panicked"), "no panic for {args:?}:\n{stderr}");
-	let last = stderr.lines().last().unwrap_or_default();
-	assert!(last.starts_with("Error: "), "the last line names the error for {args:?}:\n{stderr}");
-	assert!(last.contains(expected), "expected '{expected}' in '{last}'");
+	// Exactly one error line (a node's shutdown may still log a line or two after it).
+	let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("Error: ")).collect();
+	assert_eq!(errors.len(), 1, "one line names the error for {args:?}:\n{stderr}");
+	assert!(errors[0].contains(expected), "expected '{expected}' in '{}'", errors[0]);
 }
 
 #[test]
