@@ -20,7 +20,7 @@ dir="${PHR_DEMO_DIR:-$(mktemp -d /tmp/phr-demo.XXXXXX)}"
 mkdir -p "$dir"
 export PHR_PASSPHRASE="${PHR_PASSPHRASE:-demo passphrase}"
 IFS=, read -r H1 H2 H3 H4 <<<"${PHR_DEMO_NODES:-http://127.0.0.1:9944,http://127.0.0.1:9945,http://127.0.0.1:9946,http://127.0.0.1:9947}"
-[ -n "$H4" ] || { echo "demo: PHR_DEMO_NODES needs four addresses, H1..H4" >&2; exit 1; }
+[ -n "$H4" ] && [[ "$H4" != *,* ]] || { echo "demo: PHR_DEMO_NODES needs four addresses, H1..H4" >&2; exit 1; }
 step=0
 
 say() { step=$((step + 1)); printf '\n[demo %d] %s\n' "$step" "$*"; }

@@ -12,16 +12,21 @@ cd "$PHR_ROOT"
 command -v perf >/dev/null || { echo "profile-chain: perf is missing: apt-get install linux-perf" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/phr-profile.XXXXXX)
-cargo bench --locked --workspace --profile release --bench chain_throughput >"$work/bench.log" 2>&1 &
+# Its own process group, so that an early exit stops the benchmark and its four nodes too.
+setsid cargo bench --locked --workspace --profile release --bench chain_throughput >"$work/bench.log" 2>&1 &
 bench=$!
-trap 'kill $bench 2>/dev/null || true' EXIT
-# The grant phase starts right after the remark phase's line.
+trap 'kill -- -$bench 2>/dev/null || true' EXIT
+# The grant phase starts 6 s after the remark phase's line.
 until grep -q '^System::remark:' "$work/bench.log"; do
   kill -0 $bench 2>/dev/null || { cat "$work/bench.log"; echo "profile-chain: the benchmark ended early" >&2; exit 1; }
   sleep 1
 done
-sleep 3
-perf record -a -g -F 299 -e cpu-clock -o "$work/perf.data" -- sleep 25 2>/dev/null
+sleep 7
+if ! perf record -a -g -F 299 -e cpu-clock -o "$work/perf.data" -- sleep 25 2>"$work/perf.err"; then
+  cat "$work/perf.err" >&2
+  echo "profile-chain: perf record failed (as root, or with kernel.perf_event_paranoid <= 0)" >&2
+  exit 1
+fi
 wait $bench || true
 trap - EXIT
 grep -v '^report:' "$work/bench.log" | grep -E '^(System|Access|grant|the runtime|chain)' || true

@@ -1,5 +1,5 @@
 //! Blob-store benchmark against a real dev node (`cargo bench --workspace --profile release --bench blob_store`,
-//! or `scripts/bench-blobs.sh`): upload and fetch throughput for 64 KiB and 10 MiB records, the
+//! or `scripts/bench.sh blobs`): upload and fetch throughput for 64 KiB and 10 MiB records, the
 //! p50/p99 latency of authorized 64 KiB fetches at a fixed request rate, and raw ChaCha20-Poly1305
 //! and blake2b throughput on this machine in the same run, for the ratio. Prints the figures.
 

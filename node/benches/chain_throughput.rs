@@ -165,7 +165,6 @@ fn main() {
 	// Latency first, on the quiet network: one grant every 1/rate s, patients in turn, each through
 	// its hospital's node (another node if refused).
 	let total = (latency_rate * latency_seconds) as usize;
-	let latency_nonces = |i: usize| (total / patients.len() + usize::from(i < total % patients.len())) as u32;
 	let mut watcher = FinalityWatcher::from_now(&nodes[0]);
 	let interval = Duration::from_secs_f64(1.0 / latency_rate as f64);
 	let mut sent: Vec<(H256, Instant)> = Vec::with_capacity(total);
@@ -198,6 +197,7 @@ fn main() {
 	let mut latencies: Vec<Duration> =
 		sent.iter().filter_map(|(h, at)| watcher.included.get(h).map(|(_, seen)| seen.saturating_duration_since(*at))).collect();
 	latencies.sort();
+	assert!(!latencies.is_empty(), "no grant of the latency phase was finalized; logs:\n{}", logs(&nodes));
 	let ms = |d: Duration| d.as_secs_f64() * 1e3;
 	println!(
 		"grant -> finalized at {latency_rate}/s for {latency_seconds} s: {} of {} finalized{}, p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms \
@@ -210,8 +210,17 @@ fn main() {
 		ms(*latencies.last().unwrap())
 	);
 
-	// Throughput: everything signed before the clock starts; remarks take the nonces after the
-	// latency phase's, grants the next ones. Patient i submits through hospital i % 4's node.
+	// Throughput: everything signed before the clock starts; remarks take each patient's next
+	// nonces (after whatever the latency phase got in), grants the ones after those. Patient i
+	// submits through hospital i % 4's node.
+	let next_nonce: Vec<u32> = patients
+		.iter()
+		.map(|p| {
+			let next = nodes[0].rpc("system_accountNextIndex", serde_json::json!([account(p).to_string()]));
+			next.ok().and_then(|n| n.as_u64()).expect("the patient's next nonce") as u32
+		})
+		.collect();
+	let latency_nonces = |i: usize| next_nonce[i];
 	let signing = Instant::now();
 	let sign_phase = |first_nonce: &dyn Fn(usize) -> u32, call: &dyn Fn(usize, u32) -> phr_runtime::RuntimeCall| {
 		let mut per_node: Vec<Vec<Vec<u8>>> = vec![Vec::new(); 4];

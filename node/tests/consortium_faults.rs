@@ -30,21 +30,27 @@ const LOAD_INTERVAL: Duration = Duration::from_millis(200);
 type Accepted = Arc<Mutex<Vec<(H256, usize)>>>;
 
 /// Submits one grant every `LOAD_INTERVAL` through the node at `rpc_port`, patients in turn,
-/// until `stop`; a refused submission is retried with the same nonce.
+/// until `stop`. After an error the same extrinsic is sent again (the answer may have been lost
+/// while the pool took it: "already imported" or "outdated" then count as accepted).
 fn grant_load(rpc_port: u16, chain: ChainContext, accepted: Accepted, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
 	std::thread::spawn(move || {
 		let node = Node::attach("H1", rpc_port);
 		let patients: Vec<_> = (0..PATIENTS).map(patient).collect();
 		let mut nonces = vec![0u32; patients.len()];
 		let mut turn = 0usize;
+		let mut retry: Option<Vec<u8>> = None;
 		while !stop.load(Ordering::SeqCst) {
 			let i = turn % patients.len();
-			let call = grant_call(account(&patients[i]), Alice.to_account_id());
-			let extrinsic = chain.signed_by(call, &patients[i], nonces[i]);
-			if node.rpc("author_submitExtrinsic", json!([to_hex(&extrinsic)])).is_ok() {
-				accepted.lock().unwrap().push((extrinsic_hash(&extrinsic), i));
-				nonces[i] += 1;
-				turn += 1;
+			let extrinsic = retry.take().unwrap_or_else(|| {
+				chain.signed_by(grant_call(account(&patients[i]), Alice.to_account_id()), &patients[i], nonces[i])
+			});
+			match node.rpc("author_submitExtrinsic", json!([to_hex(&extrinsic)])) {
+				Err(error) if !already_taken(&error) => retry = Some(extrinsic),
+				_ => {
+					accepted.lock().unwrap().push((extrinsic_hash(&extrinsic), i));
+					nonces[i] += 1;
+					turn += 1;
+				},
 			}
 			std::thread::sleep(LOAD_INTERVAL);
 		}
@@ -121,14 +127,15 @@ fn consortium_survives_validator_faults_under_grant_load() {
 	// go on authoring in their slots.
 	nodes[2].kill();
 	nodes[3].kill();
-	std::thread::sleep(Duration::from_secs(4)); // a round already under way may still complete
+	std::thread::sleep(Duration::from_secs(6)); // a round already under way may still complete
 	let stalled_at = nodes[0].finalized_height().unwrap();
 	let best_before = nodes[0].best_height().unwrap();
 	std::thread::sleep(Duration::from_secs(16));
 	watcher.poll(&nodes[0]);
 	let (stalled_now, best_now) = (nodes[0].finalized_height().unwrap(), nodes[0].best_height().unwrap());
 	assert_eq!(stalled_now, stalled_at, "no finality with two of four validators down; logs:\n{}", logs(&nodes));
-	assert!(best_now >= best_before + 3, "blocks are still authored ({best_before} -> {best_now})");
+	// H1's and H2's slots: 8 in 16 s, so about 4 blocks; 2 leaves room for missed slots.
+	assert!(best_now >= best_before + 2, "blocks are still authored ({best_before} -> {best_now})");
 
 	// H3 back: three of four again; finality resumes past the blocks authored meanwhile.
 	nodes[2].restart();

@@ -51,9 +51,19 @@ fn demo_runs_every_step_on_four_hospitals() {
 
 	// What the steps report is the story's outcome, not just "ok".
 	assert!(ok_line(1).starts_with("seven wallets"), "{report}");
-	assert!(ok_line(4).contains("data key wrapped for Ferdie"), "{report}");
+	// Step 3 names the observation's record id; the revocation must have re-keyed that record.
+	let record = ok_line(3)
+		.split("; record ")
+		.nth(1)
+		.and_then(|rest| rest.strip_suffix(" is the observation"))
+		.and_then(|id| id.parse::<u64>().ok())
+		.unwrap_or_else(|| panic!("step 3 names the record; {report}"));
+	let grant = ok_line(4).strip_prefix("grant ").and_then(|rest| rest.split(',').next()).map(str::parse::<u64>);
+	assert!(matches!(grant, Some(Ok(_))) && ok_line(4).ends_with("data key wrapped for Ferdie"), "step 4; {report}");
 	assert!(ok_line(5).contains("equals Eve's observation"), "{report}");
-	assert!(ok_line(6).contains("re-keyed records"), "{report}");
+	let rekeyed = ok_line(6).split("re-keyed records ").nth(1).unwrap_or_default();
+	let rekeyed: Vec<u64> = serde_json::from_str(rekeyed).unwrap_or_else(|e| panic!("step 6 lists the re-keyed records ({e}); {report}"));
+	assert!(rekeyed.contains(&record), "record {record} re-keyed on revocation; {report}");
 	let refused = ok_line(7);
 	assert!(refused.starts_with("refused: ") && refused.to_lowercase().contains("denied"), "step 7: {refused}; {report}");
 	assert!(ok_line(8).starts_with("read with basis Emergency("), "step 8; {report}");

@@ -71,6 +71,12 @@ const ALREADY_IMPORTED: i64 = 1013;
 /// ... and the reason it gives for an extrinsic whose nonce is already used on chain.
 const OUTDATED: &str = "Transaction is outdated";
 
+/// Whether a refusal of `author_submitExtrinsic` means the very same extrinsic is already in the
+/// pool or already included (so a resubmission after a lost answer is not an error).
+pub fn already_taken(error: &Value) -> bool {
+	error["code"] == ALREADY_IMPORTED || error["data"] == OUTDATED
+}
+
 /// Submits `extrinsics` to the node at `ports[0]` in JSON-RPC batches of `batch`, as a client
 /// would: what is refused (a node under load may answer "state already discarded" for a fork it
 /// just pruned, and then bans the hash for a while) is sent again a second later to the next node
@@ -93,7 +99,7 @@ pub fn submit_all(ports: &[u16], extrinsics: &[Vec<u8>], batch: usize) -> (usize
 					Ok(_) => accepted += 1,
 					// A retry found it pooled or already included: an earlier round's refusal came
 					// from one node while another had it by gossip.
-					Err(e) if round > 0 && (e["code"] == ALREADY_IMPORTED || e["data"] == OUTDATED) => accepted += 1,
+					Err(e) if round > 0 && already_taken(&e) => accepted += 1,
 					Err(e) => {
 						refused.push(*extrinsic);
 						if refusals.len() < 5 {
