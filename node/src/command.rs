@@ -41,9 +41,9 @@ impl SubstrateCli for Cli {
 }
 
 /// Parses the command line. The transaction pool is Substrate's single-state pool unless
-/// `--pool-type` names one: under load with forks at the chain's tip (several validators on too
-/// few cores), the fork-aware pool lost 2,029 of 12,288 accepted extrinsics in our benchmark and
-/// the single-state pool 8 (docs/benchmarks.md, "Transaction pool").
+/// `--pool-type` names one: under overload with forks at the chain's tip (several validators on
+/// too few cores), both pools lost accepted extrinsics in our benchmark, the single-state one fewer
+/// in three of four runs (docs/benchmarks.md, "Transaction pool").
 fn parse_command_line() -> Cli {
 	use clap::{parser::ValueSource, CommandFactory, FromArgMatches};
 	let command = Cli::setup_command(Cli::command());
