@@ -22,16 +22,8 @@ use sp_keyring::Sr25519Keyring::Bob;
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-	std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
 fn mib_per_s(bytes: usize, elapsed: Duration) -> f64 {
 	bytes as f64 / MIB as f64 / elapsed.as_secs_f64()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-	sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Raw ChaCha20-Poly1305 sealing of `len`-byte buffers, MiB/s.

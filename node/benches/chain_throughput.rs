@@ -23,14 +23,6 @@ use common::{load::*, *};
 use sp_core::H256;
 use sp_keyring::Sr25519Keyring::Alice;
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-	std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-	sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 struct Phase {
 	count: usize,
 	submitted_in: Duration,

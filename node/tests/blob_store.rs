@@ -43,10 +43,6 @@ fn register(patient: Sr25519Keyring, data: &[u8]) -> RuntimeCall {
 	})
 }
 
-fn now_ms() -> u64 {
-	std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
-}
-
 fn expect_code(result: Result<impl std::fmt::Debug, serde_json::Value>, expected: i64, what: &str) -> serde_json::Value {
 	match result {
 		Ok(answer) => panic!("{what}: expected error {expected}, got {answer:?}"),

@@ -9,7 +9,7 @@ use phr_runtime::AccountId;
 use serde_json::{json, Value};
 use sp_keyring::Sr25519Keyring;
 
-use super::{to_hex, Node};
+use super::{now_ms, to_hex, Node};
 
 pub const CHUNK: usize = 1024 * 1024;
 
@@ -24,10 +24,6 @@ fn unb64(text: &Value) -> Vec<u8> {
 /// The JSON-RPC error code of a failed call.
 pub fn code(error: &Value) -> i64 {
 	error["code"].as_i64().unwrap_or_else(|| panic!("not a JSON-RPC error: {error}"))
-}
-
-fn now_ms() -> u64 {
-	std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
 /// An account with the request key it registers on chain.

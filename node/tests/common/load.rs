@@ -13,7 +13,7 @@ use phr_runtime::{AccountId, RuntimeCall};
 use serde_json::{json, Value};
 use sp_core::{sr25519, Pair, H256};
 
-use super::{rpc_batch, run_node_command, to_hex, Node};
+use super::{now_ms, rpc_batch, run_node_command, to_hex, Node};
 
 /// The `i`-th load patient's key (`//phr-load/<i>`).
 pub fn patient(i: u32) -> sr25519::Pair {
@@ -43,12 +43,11 @@ pub fn spec_with_patients(dir: &Path, patients: &[sr25519::Pair]) -> PathBuf {
 
 /// `patient` grants `grantee` read access to all categories for one hour.
 pub fn grant_call(patient: AccountId, grantee: AccountId) -> RuntimeCall {
-	let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
 	let terms = GrantTerms {
 		grantee: Grantee::Account(grantee),
 		scope: Scope { categories: CategorySet::all(), records: Default::default() },
 		rights: Rights::READ,
-		expires_at: now + 3_600_000,
+		expires_at: now_ms() + 3_600_000,
 		conditions: Conditions::default(),
 	};
 	RuntimeCall::Access(pallet_access::Call::grant { patient, terms })

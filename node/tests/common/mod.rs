@@ -203,6 +203,21 @@ fn post(port: u16, body: &Value) -> Result<Value, Value> {
 	serde_json::from_str(json_body).map_err(|e| json!({ "transport": e.to_string(), "raw": response }))
 }
 
+/// Unix time in milliseconds (the chain's `Moment`).
+pub fn now_ms() -> u64 {
+	std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+/// A benchmark's knob: the environment variable `name` parsed, or `default`.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+	std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// The `p` quantile (0..=1) of non-empty, sorted `sorted`.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+	sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
 /// Polls `condition` every 500 ms until it holds or `timeout` passes.
 pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
 	let start = Instant::now();
