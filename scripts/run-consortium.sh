@@ -74,8 +74,10 @@ for i in 1 2 3 4; do
   suri="//${names[$((i - 1))]}"
   "$PHR_NODE" key insert --chain local-consortium --base-path "$base" --key-type aura --scheme sr25519 --suri "$suri"
   "$PHR_NODE" key insert --chain local-consortium --base-path "$base" --key-type gran --scheme ed25519 --suri "$suri"
-  # The hospital's node key: signs the anchoring of read receipts.
+  # The hospital's node key: signs the anchoring of read receipts and registers its escrow key.
   "$PHR_NODE" key insert --chain local-consortium --base-path "$base" --key-type phrn --scheme sr25519 --suri "$suri"
+  # The hospital's escrow key (break-glass shares).
+  (umask 077 && grep "^H$i " "$here/local-escrow-keys" | cut -d' ' -f2 | tr -d '\n' >"$base/escrow-key")
 done
 
 start=$(date +%s)
@@ -85,7 +87,7 @@ for i in 1 2 3 4; do
     [ "$j" = "$i" ] || bootnodes+=("/ip4/127.0.0.1/tcp/$((30332 + j))/p2p/${peer_ids[$j]}")
   done
   "$PHR_NODE" --chain local-consortium --validator --name "H$i" \
-    --base-path "$net_dir/h$i" --node-key-file "$net_dir/h$i/node-key" \
+    --base-path "$net_dir/h$i" --node-key-file "$net_dir/h$i/node-key" --escrow-key-file "$net_dir/h$i/escrow-key" \
     --listen-addr "/ip4/127.0.0.1/tcp/$((30332 + i))" --rpc-port $((9943 + i)) --rpc-cors all \
     --no-mdns --no-prometheus --no-telemetry --bootnodes "${bootnodes[@]}" \
     >"$net_dir/h$i.log" 2>&1 &

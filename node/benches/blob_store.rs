@@ -14,7 +14,7 @@ use std::{
 use chacha20poly1305::{aead::AeadInPlace, ChaCha20Poly1305, KeyInit};
 use codec::Encode;
 use common::{blob::*, *};
-use phr_primitives::{ciphertext_hash, BlobMethod, BlobSubject, Category};
+use phr_primitives::{ciphertext_hash, Category};
 use phr_runtime::RuntimeCall;
 use serde_json::json;
 use sp_keyring::Sr25519Keyring::Bob;
@@ -171,6 +171,7 @@ fn main() {
 			let (small, latencies, errors, port) = (small.clone(), latencies.clone(), errors.clone(), node.rpc_port);
 			std::thread::spawn(move || {
 				let node = Node::attach("dev", port);
+				node.identity(); // asked once, before the timed requests
 				let bob = Requester::new(Bob);
 				let offset = interval.mul_f64(s as f64 / senders as f64);
 				for i in 0..per_sender {
@@ -179,7 +180,7 @@ fn main() {
 						std::thread::sleep(wait);
 					}
 					let record = small[(i as usize * senders as usize + s as usize) % small.len()];
-					let request = bob.request(BlobMethod::Fetch, BlobSubject::Record(record));
+					let request = bob.fetch_request(&node, record);
 					let sent = Instant::now();
 					let answer = node.rpc("phr_fetch", json!([to_hex(&request.encode())]));
 					let elapsed = sent.elapsed();

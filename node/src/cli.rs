@@ -39,6 +39,14 @@ pub struct PhrParams {
 	/// Most uploads in progress at once on this node.
 	#[arg(long, value_name = "COUNT", default_value_t = 64)]
 	pub blob_max_uploads: usize,
+
+	/// The hospital's escrow key for break-glass: a file holding an X25519 secret key (64 hex
+	/// characters). The node keeps it (and every earlier one) under its base path, registers its
+	/// public key on chain for the hospital's validator account (its `phrn` key) and releases its
+	/// share of a record's data key only to the opener of a FINAL emergency opening. `--dev` uses a
+	/// development key.
+	#[arg(long, value_name = "PATH")]
+	pub escrow_key_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]

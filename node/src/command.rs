@@ -137,7 +137,14 @@ pub fn run() -> sc_cli::Result<()> {
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
 			let phr = cli.phr.clone();
-			runner.run_node_until_exit(|config| async move {
+			let node_key = &cli.run.network_params.node_key_params;
+			let dev_node_key = cli.run.shared_params.is_dev() && node_key.node_key.is_none() && node_key.node_key_file.is_none();
+			runner.run_node_until_exit(|mut config| async move {
+				if dev_node_key {
+					// The dev preset's one member node is H1's development node key: `--dev` runs
+					// as that node, so requests signed for the chain's member node reach it.
+					config.network.node_key = development_node_key()?;
+				}
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
 						sc_network::NetworkWorker<Block, <Block as sp_runtime::traits::Block>::Hash>,
@@ -150,4 +157,16 @@ pub fn run() -> sc_cli::Result<()> {
 			})
 		},
 	}
+}
+
+/// H1's development node key (scripts/local-node-keys), the dev preset's member node.
+fn development_node_key() -> Result<sc_network::config::NodeKeyConfig, sc_cli::Error> {
+	let hex_key = include_str!("../../scripts/local-node-keys")
+		.lines()
+		.find_map(|line| line.strip_prefix("H1 "))
+		.ok_or_else(|| sc_cli::Error::Input("scripts/local-node-keys lists no H1 key".into()))?;
+	let bytes = hex::decode(hex_key.trim()).map_err(|e| sc_cli::Error::Input(format!("H1's development node key: {e}")))?;
+	let secret = sc_network::config::ed25519::SecretKey::try_from_bytes(bytes)
+		.map_err(|e| sc_cli::Error::Input(format!("H1's development node key: {e}")))?;
+	Ok(sc_network::config::NodeKeyConfig::Ed25519(sc_network::config::Secret::Input(secret)))
 }

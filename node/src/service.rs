@@ -8,7 +8,7 @@ use phr_runtime::{apis::RuntimeApi, opaque::Block};
 use sc_client_api::{Backend, BlockBackend};
 use sc_consensus_aura::{ImportQueueParams, SlotProportion, StartAuraParams};
 use sc_consensus_grandpa::SharedVoterState;
-use sc_service::{error::Error as ServiceError, Configuration, TaskManager, WarpSyncConfig};
+use sc_service::{error::Error as ServiceError, Configuration, TaskManager};
 use sc_telemetry::{Telemetry, TelemetryWorker};
 use sc_transaction_pool_api::OffchainTransactionPoolFactory;
 use sp_consensus_aura::sr25519::{AuthorityId as AuraId, AuthorityPair as AuraPair};
@@ -142,9 +142,15 @@ fn ensure_session_keys(keystore: &sp_keystore::KeystorePtr) -> Result<(), Servic
 
 /// Builds and starts a full node (and a validator when `--validator`).
 pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::traits::Block>::Hash>>(
-	config: Configuration,
+	mut config: Configuration,
 	phr: PhrParams,
 ) -> Result<TaskManager, ServiceError> {
+	// Reserved-only from the first second: only the members' nodes (the authorized peers set from
+	// chain state below) get the block-announce substream, and with it sync, GRANDPA and
+	// transaction gossip. `--open-network` (development) accepts any peer.
+	if !phr.open_network {
+		config.network.default_peers_set.non_reserved_mode = sc_network::config::NonReservedPeerMode::Deny;
+	}
 	let sc_service::PartialComponents {
 		client,
 		backend,
@@ -180,11 +186,53 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 	let (blob_protocol_config, blob_requests) = crate::blobs::replication::protocol_config::<N>();
 	net_config.add_request_response_protocol(blob_protocol_config);
 
+	// Who may be answered at all: the other members' nodes at the finalized block, read before the
+	// network starts and kept current by `permissioning::follow_member_nodes`.
+	let members = crate::permissioning::MemberNodes::load(&*client, phr.open_network);
+
+	// sc-service's own block-request and warp-proof handlers answer any connected peer: build them
+	// here, behind the membership guard. (What remains open is in docs/threat-model.md.)
+	let network_provider = sc_network_sync::service::network::NetworkServiceProvider::new();
+	let protocol_id = config.protocol_id();
+	let fork_id = config.chain_spec.fork_id().map(str::to_owned);
+	let block_relay = {
+		let relay = sc_network_sync::block_request_handler::BlockRequestHandler::new::<crate::permissioning::ConfigHarvest>(
+			network_provider.handle(),
+			&protocol_id,
+			fork_id.as_deref(),
+			client.clone(),
+			(config.network.default_peers_set.in_peers + config.network.default_peers_set.out_peers) as usize,
+		);
+		sc_network_sync::block_relay_protocol::BlockRelayParams::<Block, N> {
+			server: relay.server,
+			downloader: relay.downloader,
+			request_response_config: crate::permissioning::guard_requests::<N>(
+				relay.request_response_config,
+				members.clone(),
+				&task_manager.spawn_handle(),
+			),
+		}
+	};
 	let warp_sync = Arc::new(sc_consensus_grandpa::warp_proof::NetworkProvider::new(
 		backend.clone(),
 		grandpa_link.shared_authority_set().clone(),
 		Vec::default(),
 	));
+	{
+		let (handler, warp_config) =
+			sc_network_sync::warp_request_handler::RequestHandler::new::<_, crate::permissioning::ConfigHarvest>(
+				protocol_id.clone(),
+				genesis_hash,
+				fork_id.as_deref(),
+				warp_sync.clone(),
+			);
+		task_manager.spawn_handle().spawn("phr-warp-proof-handler", Some("networking"), handler.run());
+		net_config.add_request_response_protocol(crate::permissioning::guard_requests::<N>(
+			warp_config,
+			members.clone(),
+			&task_manager.spawn_handle(),
+		));
+	}
 
 	let (network, system_rpc_tx, tx_handler_controller, sync_service, _bitswap) =
 		sc_service::build_network(sc_service::BuildNetworkParams {
@@ -196,22 +244,37 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 			spawn_essential_handle: task_manager.spawn_essential_handle(),
 			import_queue,
 			block_announce_validator_builder: None,
-			warp_sync_config: Some(WarpSyncConfig::WithProvider(warp_sync)),
-			block_relay: None,
+			// Served by the guarded handler above; this node itself syncs in full (see docs/operator.md).
+			warp_sync_config: None,
+			block_relay: Some(block_relay),
 			metrics,
 			gap_sync_body_policy: None,
 		})?;
 
+	task_manager.spawn_handle().spawn(
+		"phr-network-service-provider",
+		Some("networking"),
+		network_provider.run(Arc::new(network.clone())),
+	);
 	if phr.open_network {
-		log::warn!(target: "phr", "--open-network: peering with any node, not only consortium members");
-	} else {
-		task_manager.spawn_essential_handle().spawn(
-			"phr-member-peers",
-			Some("phr"),
-			crate::permissioning::follow_member_nodes(client.clone(), network.clone()),
-		);
+		log::warn!(target: "phr", "--open-network: peering with and answering any node, not only consortium members");
 	}
+	task_manager.spawn_essential_handle().spawn(
+		"phr-member-peers",
+		Some("phr"),
+		crate::permissioning::follow_member_nodes(client.clone(), network.clone(), members.clone()),
+	);
 
+	// The hospital's escrow keys (break-glass shares): the one given now and every earlier one.
+	let escrow_keys = {
+		let dir = config.base_path.config_dir(config.chain_spec.id()).join("phr-escrow");
+		let import = match (&phr.escrow_key_file, &config.dev_key_seed) {
+			(Some(path), _) => Some(crate::blobs::escrow::read_secret(path).map_err(ServiceError::Other)?),
+			(None, Some(seed)) => Some(crate::blobs::escrow::development_secret(seed)),
+			(None, None) => None,
+		};
+		crate::blobs::escrow::EscrowKeys::load(&dir, import).map_err(ServiceError::Other)?
+	};
 	let blobs = {
 		let path = config.base_path.config_dir(config.chain_spec.id()).join("phr-blobs");
 		let store_config = phr_blob_store::StoreConfig {
@@ -221,7 +284,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		};
 		let store = phr_blob_store::BlobStore::open(&path, store_config)
 			.map_err(|e| ServiceError::Other(format!("cannot open the blob store at {}: {e}", path.display())))?;
-		Arc::new(crate::blobs::Blobs::new(Arc::new(store), client.clone(), network.clone()))
+		Arc::new(crate::blobs::Blobs::new(Arc::new(store), client.clone(), network.clone(), members))
 	};
 	task_manager.spawn_handle().spawn(
 		"phr-blob-serve",
@@ -289,6 +352,17 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 			.map_err(|e| ServiceError::Other(format!("cannot insert the development node key: {e}")))?;
 	}
 	let anchor = crate::blobs::receipts::Anchor::from_keystore(keystore_container.keystore(), transaction_pool.clone());
+	match (escrow_keys, &anchor) {
+		(Some(keys), Some(anchor)) => {
+			log::info!(target: "phr", "escrow key {} of validator account {}", hex::encode(keys.current().public()), anchor.account());
+			let _ = blobs.escrow.set(crate::blobs::escrow::EscrowAgent::new(keys, anchor.account()));
+		},
+		(Some(_), None) => log::warn!(
+			target: "phr",
+			"an escrow key is set but the keystore has no `phrn` key: this node releases no break-glass shares"
+		),
+		(None, _) => log::info!(target: "phr", "no escrow key (--escrow-key-file): this node releases no break-glass shares"),
+	}
 	task_manager
 		.spawn_handle()
 		.spawn("phr-blob-lifecycle", Some("phr"), crate::blobs::lifecycle::run(blobs, anchor));

@@ -2,19 +2,21 @@
 //! on loopback): uploads pinned only once their registration is final; a granted reader fetches the
 //! exact bytes through any node; an ungranted one is refused; a finalized revocation refuses the
 //! reader on every node; an erasure purges the ciphertext everywhere; every bad request gets its
-//! own error code; served reads are anchored on chain and verify against the anchored root.
+//! own error code; a request signed for one node or chain is refused at every other; served reads
+//! are anchored on chain, each receipt naming its basis, and verify against the anchored root; a
+//! batch's receipts go only to those allowed to see them.
 
 mod common;
 
 use codec::{Decode, Encode};
 use common::{blob::*, *};
 use phr_primitives::{
-	ciphertext_hash, receipts, BlobMethod, BlobSubject, Category, CategorySet, Conditions, GrantTerms, Grantee,
-	ReceiptBatch, RecordInfo, Rights, Role, RoleSet, Scope, SignedBlobRequest,
+	ciphertext_hash, receipts, Basis, BlobMethod, BlobSubject, Category, CategorySet, Conditions, GrantTerms, Grantee,
+	Purpose, ReadReceipt, ReceiptBatch, RecordInfo, Rights, Role, RoleSet, Scope,
 };
 use phr_runtime::{AccountId, BlockNumber, RuntimeCall};
 use serde_json::json;
-use sp_keyring::Sr25519Keyring::{self, Alice, Bob, Charlie, Eve, Ferdie};
+use sp_keyring::Sr25519Keyring::{self, Alice, Bob, Charlie, Eve, Ferdie, One, Two};
 use std::time::Duration;
 
 // Error codes of the `phr_` namespace (docs/blob-store.md).
@@ -27,12 +29,10 @@ const NOT_FINAL: i64 = 4006;
 const DENIED: i64 = 4007;
 const ERASED: i64 = 4008;
 const MALFORMED: i64 = 4009;
-
-fn state_call<T: Decode>(node: &Node, method: &str, args: impl Encode) -> T {
-	let answer = node.rpc("state_call", json!([method, to_hex(&args.encode())])).unwrap_or_else(|e| panic!("{method}: {e}"));
-	let bytes = hex::decode(answer.as_str().expect("hex").trim_start_matches("0x")).expect("hex");
-	T::decode(&mut &bytes[..]).unwrap_or_else(|e| panic!("{method} answer does not decode: {e}"))
-}
+const WRONG_CHAIN: i64 = 4013;
+const WRONG_NODE: i64 = 4014;
+const WRONG_EPOCH: i64 = 4015;
+const FORBIDDEN: i64 = 4016;
 
 fn register(patient: Sr25519Keyring, data: &[u8]) -> RuntimeCall {
 	RuntimeCall::Records(pallet_records::Call::register {
@@ -59,27 +59,30 @@ fn blob_store_serves_granted_readers_on_every_node_and_nobody_else() {
 	let mut nodes = start_local_consortium(dir.path());
 	assert!(wait_until(Duration::from_secs(150), || min_finalized(&nodes) >= 2), "finality; logs:\n{}", logs(&nodes));
 
-	// Eve becomes H1's patient, Ferdie a physician at H2; Eve, Ferdie and Charlie (H3's admin)
-	// register their keys.
-	let (eve, ferdie, charlie) = (Requester::new(Eve), Requester::new(Ferdie), Requester::new(Charlie));
+	// Eve becomes H1's patient, Ferdie a physician at H2, One a physician at H3 (no grant), Two an
+	// auditor at H1; they register their keys. (The validators' accounts, Alice..Dave, hold their
+	// hospitals' escrow keys, registered by their nodes.)
+	let (eve, ferdie, one, two) = (Requester::new(Eve), Requester::new(Ferdie), Requester::new(One), Requester::new(Two));
+	let staff = |who: Sr25519Keyring, role: Role, department: &[u8], facility: &[u8]| {
+		RuntimeCall::Consortium(pallet_consortium::Call::register_staff {
+			who: who.to_account_id(),
+			roles: RoleSet::from_roles(&[role]),
+			department: department.to_vec().try_into().unwrap(),
+			facility: facility.to_vec().try_into().unwrap(),
+		})
+	};
 	submit_and_finalize(
 		&nodes[0],
 		&nodes,
 		vec![
 			(Alice, RuntimeCall::Consortium(pallet_consortium::Call::onboard_patient { patient: Eve.to_account_id() })),
-			(
-				Bob,
-				RuntimeCall::Consortium(pallet_consortium::Call::register_staff {
-					who: Ferdie.to_account_id(),
-					roles: RoleSet::from_roles(&[Role::Physician]),
-					department: b"cardiology".to_vec().try_into().unwrap(),
-					facility: b"H2".to_vec().try_into().unwrap(),
-				}),
-			),
+			(Bob, staff(Ferdie, Role::Physician, b"cardiology", b"H2")),
+			(Charlie, staff(One, Role::Physician, b"cardiology", b"H3")),
+			(Alice, staff(Two, Role::Auditor, b"compliance", b"H1")),
 		],
 	);
 	let keys = |r: &Requester| (r.keyring, RuntimeCall::Keys(pallet_keys::Call::register_keys { keys: r.keys() }));
-	submit_and_finalize(&nodes[0], &nodes, vec![keys(&eve), keys(&ferdie), keys(&charlie)]);
+	submit_and_finalize(&nodes[0], &nodes, vec![keys(&eve), keys(&ferdie), keys(&one), keys(&two)]);
 
 	// Uploads: a 2.5 MiB ciphertext at H1, a small one at H2. Not registered yet: pending.
 	let big = test_bytes(5 * CHUNK / 2, 1);
@@ -126,6 +129,37 @@ fn blob_store_serves_granted_readers_on_every_node_and_nobody_else() {
 		DENIED,
 		"a reader without the append right cannot store keys",
 	);
+	// A key planted for a data-key epoch the record does not have (it would shadow every honest
+	// key of later epochs), or for a recipient key epoch that is not the recipient's, is refused.
+	expect_code(
+		eve.put_wrapped_key_at(&nodes[0], 0, &Ferdie.to_account_id(), (u32::MAX, 0), b"a key from the future"),
+		WRONG_EPOCH,
+		"a data epoch the record does not have",
+	);
+	expect_code(
+		eve.put_wrapped_key_at(&nodes[0], 0, &Ferdie.to_account_id(), (0, 9), b"a key for a recipient epoch never registered"),
+		WRONG_EPOCH,
+		"a recipient epoch the recipient does not have",
+	);
+	// The signature covers the recipient, the epochs and the key bytes: the same request with
+	// other bytes, or for another recipient, is refused.
+	let method = BlobMethod::UploadWrappedKey {
+		recipient: Ferdie.to_account_id(),
+		data_epoch: 0,
+		recipient_epoch: 0,
+		wrapped: ciphertext_hash(b"signed bytes"),
+	};
+	let signed = eve.request(&nodes[0], method, BlobSubject::Record(0));
+	for (recipient, bytes, what) in [
+		(Ferdie.to_account_id(), &b"other bytes"[..], "other key bytes than signed"),
+		(One.to_account_id(), &b"signed bytes"[..], "another recipient than signed"),
+	] {
+		let sent = nodes[0].rpc(
+			"phr_putWrappedKey",
+			json!([to_hex(&signed.encode()), recipient.to_string(), 0, 0, base64_of(bytes)]),
+		);
+		expect_code(sent, MALFORMED, what);
+	}
 	let terms = GrantTerms {
 		grantee: Grantee::Account(Ferdie.to_account_id()),
 		scope: Scope { categories: CategorySet::all(), records: Default::default() },
@@ -152,28 +186,42 @@ fn blob_store_serves_granted_readers_on_every_node_and_nobody_else() {
 		assert!(replicated, "every node keeps an intact copy of {hash:?}; logs:\n{}", logs(&nodes));
 	}
 
-	// Charlie has no grant.
-	let denied = expect_code(charlie.fetch(&nodes[0], 0), DENIED, "an ungranted reader");
+	// One has no grant.
+	let denied = expect_code(one.fetch(&nodes[0], 0), DENIED, "an ungranted reader");
 	assert_eq!(denied["data"], "NoGrant", "{denied}");
 
 	// Each bad request, its own code.
-	let fetch_0 = |who: &Requester| who.request(BlobMethod::Fetch, BlobSubject::Record(0));
+	let fetch_0 = |who: &Requester| who.fetch_request(&nodes[0], 0);
 	let mut forged = fetch_0(&ferdie);
 	forged.signature[5] ^= 1;
 	expect_code(Requester::fetch_signed(&nodes[0], &forged), BAD_SIGNATURE, "a forged signature");
 	let impostor = Requester { keyring: Ferdie, key: ed25519_dalek::SigningKey::from_bytes(&[9; 32]) };
 	expect_code(impostor.fetch(&nodes[0], 0), BAD_SIGNATURE, "a key that is not Ferdie's registered one");
-	let expired = ferdie.request_with(BlobMethod::Fetch, BlobSubject::Record(0), [1; 16], now_ms() - 1_000);
+	let treatment = BlobMethod::Fetch { purpose: Purpose::Treatment };
+	let expired = ferdie.request_with(&nodes[0], treatment.clone(), BlobSubject::Record(0), [1; 16], now_ms() - 1_000);
 	expect_code(Requester::fetch_signed(&nodes[0], &expired), EXPIRED, "an expired request");
 	let once = fetch_0(&ferdie);
 	Requester::fetch_signed(&nodes[0], &once).expect("the first use of a nonce");
 	expect_code(Requester::fetch_signed(&nodes[0], &once), REPLAYED, "the same request again");
-	let huge = eve.request(BlobMethod::UploadCiphertext, BlobSubject::Ciphertext(ciphertext_hash(b"huge")));
+	let huge =
+		eve.request(&nodes[0], BlobMethod::UploadCiphertext { size: 8 << 30 }, BlobSubject::Ciphertext(ciphertext_hash(b"huge")));
 	expect_code(nodes[0].rpc("phr_uploadBegin", json!([to_hex(&huge.encode()), 8u64 << 30])), TOO_LARGE, "8 GiB");
 	expect_code(ferdie.fetch(&nodes[0], 999), UNKNOWN, "an unknown record");
 	expect_code(nodes[0].rpc("phr_fetch", json!(["0x0102"])), MALFORMED, "undecodable request");
-	let upload_signed = ferdie.request(BlobMethod::UploadCiphertext, BlobSubject::Record(0));
+	let upload_signed = ferdie.request(&nodes[0], BlobMethod::UploadCiphertext { size: 1 }, BlobSubject::Record(0));
 	expect_code(Requester::fetch_signed(&nodes[0], &upload_signed), MALFORMED, "signed for another method");
+	let emergency_signed = ferdie.request(&nodes[0], BlobMethod::Fetch { purpose: Purpose::Emergency }, BlobSubject::Record(0));
+	expect_code(Requester::fetch_signed(&nodes[0], &emergency_signed), MALFORMED, "signed for another purpose");
+
+	// A request is bound to one node and one chain: a fetch Ferdie signed for H2 is refused at
+	// H3 (no receipt there for a read that never happened), and so is one for another chain.
+	let for_h2 = ferdie.fetch_request(&nodes[1], 0);
+	expect_code(Requester::fetch_signed(&nodes[2], &for_h2), WRONG_NODE, "a fetch signed for H2, replayed at H3");
+	let mut other_chain = ferdie.fetch_request(&nodes[2], 0);
+	other_chain.request.genesis = sp_core::H256::repeat_byte(7);
+	let other_chain = phr_primitives::sign_request(other_chain.request, &ferdie.key);
+	expect_code(Requester::fetch_signed(&nodes[2], &other_chain), WRONG_CHAIN, "a fetch signed for another chain");
+	Requester::fetch_signed(&nodes[1], &for_h2).expect("the request H3 refused is served at H2, the node it names");
 
 	// Revoked and final: Ferdie is refused on every node.
 	submit_and_finalize(&nodes[0], &nodes, vec![(Eve, RuntimeCall::Access(pallet_access::Call::revoke { grant: 0 }))]);
@@ -189,30 +237,50 @@ fn blob_store_serves_granted_readers_on_every_node_and_nobody_else() {
 		expect_code(eve.fetch(node, 0), ERASED, &format!("an erased record at {}", node.name));
 	}
 
-	// Served reads are anchored: every receipt H1 kept verifies against a root on chain.
+	// Served reads are anchored: every receipt H1 kept names its basis and verifies against a root
+	// on chain. Two, an auditor, may read whole batches; Eve only the receipts of her records;
+	// Ferdie, a physician, none.
 	let anchored = wait_until(Duration::from_secs(90), || {
 		nodes[0].rpc("phr_storeStatus", json!([])).map_or(false, |s| s["receiptsAnchored"].as_u64().unwrap_or(0) > 0)
 	});
 	assert!(anchored, "H1 anchors its read receipts; logs:\n{}", logs(&nodes));
-	let mut verified = 0;
+	let receipts_of = |who: &Requester, batch: u64| {
+		let request = who.request(&nodes[0], BlobMethod::Receipts { batch }, BlobSubject::Patient(Eve.to_account_id()));
+		nodes[0].rpc("phr_receiptBatch", json!([to_hex(&request.encode()), batch]))
+	};
+	let (mut verified, mut bases) = (0, Vec::new());
 	for batch in 0u64..20 {
-		let Ok(answer) = nodes[0].rpc("phr_receiptBatch", json!([batch])) else { continue };
+		let Ok(answer) = receipts_of(&two, batch) else { continue };
 		let on_chain: Option<ReceiptBatch<AccountId, BlockNumber>> = state_call(&nodes[0], "AccessApi_receipt_batch", batch);
 		let on_chain = on_chain.expect("a batch H1 anchored is on chain");
 		assert_eq!(on_chain.hospital, 1, "anchored by H1");
-		let receipts: Vec<SignedBlobRequest<AccountId>> = answer["receipts"]
-			.as_array()
-			.unwrap()
-			.iter()
-			.map(|r| Decode::decode(&mut &hex::decode(r.as_str().unwrap().trim_start_matches("0x")).unwrap()[..]).unwrap())
-			.collect();
-		assert_eq!(receipts.len() as u32, on_chain.count);
-		let leaves: Vec<_> = receipts.iter().map(|r| r.receipt_hash()).collect();
-		for (i, receipt) in receipts.iter().enumerate() {
-			let proof = receipts::inclusion_proof(&leaves, i as u32).unwrap();
-			assert!(receipts::verify_receipt(&on_chain.root, on_chain.count, receipt, &proof), "receipt {i} of batch {batch}");
+		let decode = |answer: &serde_json::Value| -> Vec<(ReadReceipt<AccountId>, receipts::InclusionProof)> {
+			answer["receipts"]
+				.as_array()
+				.unwrap()
+				.iter()
+				.map(|r| Decode::decode(&mut &hex::decode(r.as_str().unwrap().trim_start_matches("0x")).unwrap()[..]).unwrap())
+				.collect()
+		};
+		let all = decode(&answer);
+		assert_eq!(all.len() as u32, on_chain.count, "an auditor gets the whole batch");
+		for (receipt, proof) in &all {
+			assert!(receipts::verify_receipt(&on_chain.root, on_chain.count, receipt, proof), "a receipt of batch {batch}");
+			bases.push(receipt.basis);
 			verified += 1;
 		}
+		let eves = decode(&receipts_of(&eve, batch).expect("the patient reads her receipts"));
+		for (receipt, proof) in &eves {
+			assert!(receipts::verify_receipt(&on_chain.root, on_chain.count, receipt, proof), "Eve's receipt of batch {batch}");
+			assert!(matches!(receipt.request.request.subject, BlobSubject::Record(0 | 1)), "only reads of Eve's records");
+		}
+		expect_code(receipts_of(&ferdie, batch), FORBIDDEN, "a physician asking for a batch's receipts");
 	}
 	assert!(verified > 0, "at least one anchored receipt verified");
+	assert!(bases.contains(&Basis::Owner) && bases.iter().any(|b| matches!(b, Basis::Grant(_))), "bases {bases:?}");
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+	use base64::Engine as _;
+	base64::engine::general_purpose::STANDARD.encode(bytes)
 }

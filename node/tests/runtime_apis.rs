@@ -3,21 +3,12 @@
 
 mod common;
 
-use codec::{Decode, Encode};
 use common::*;
 use phr_primitives::{ciphertext_hash, AccountKeys, Category, KeyRecord, RecordId, RecordInfo, RecordStatus};
 use phr_runtime::{AccountId, BlockNumber, RuntimeCall};
 use serde_json::json;
 use sp_keyring::Sr25519Keyring;
 use std::time::Duration;
-
-fn state_call<T: Decode>(node: &Node, method: &str, args: impl Encode) -> T {
-	let answer = node
-		.rpc("state_call", json!([method, to_hex(&args.encode())]))
-		.unwrap_or_else(|e| panic!("{method} failed: {e}"));
-	let bytes = hex::decode(answer.as_str().expect("hex").trim_start_matches("0x")).expect("hex");
-	T::decode(&mut &bytes[..]).unwrap_or_else(|e| panic!("{method} answer does not decode: {e}"))
-}
 
 #[test]
 fn records_and_keys_apis_answer_over_state_call() {

@@ -113,14 +113,34 @@ impl Scope {
 	}
 }
 
-/// Staff described by attributes: a staff member matches when every non-empty list contains its
-/// value (an empty list matches anyone). At least one list must be non-empty.
+/// The hospitals whose staff an attribute policy may match. Departments, facilities and roles are
+/// assigned by each hospital's admin alone, so a policy names the hospitals it trusts to assign
+/// them; matching staff of every member must be asked for explicitly.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug)]
+pub enum PolicyHospitals {
+	/// Staff of these hospitals only (at least one).
+	Only(BoundedVec<HospitalId, ConstU32<MAX_POLICY_VALUES>>),
+	/// Staff of any member hospital, present or future: the patient confirmed it.
+	ConsortiumWide,
+}
+
+impl PolicyHospitals {
+	pub fn admits(&self, hospital: HospitalId) -> bool {
+		match self {
+			PolicyHospitals::Only(hospitals) => hospitals.contains(&hospital),
+			PolicyHospitals::ConsortiumWide => true,
+		}
+	}
+}
+
+/// Staff described by attributes: a staff member matches when it is staff of a hospital the
+/// policy admits and every non-empty list contains its value (an empty list matches anyone).
 #[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug)]
 pub struct AttributePolicy {
 	/// Staff holding at least one of these roles (empty: any role).
 	pub roles: RoleSet,
-	/// Of these hospitals (empty: any member).
-	pub hospitals: BoundedVec<HospitalId, ConstU32<MAX_POLICY_VALUES>>,
+	/// Of these hospitals, or explicitly of any member.
+	pub hospitals: PolicyHospitals,
 	/// In one of these departments (empty: any).
 	pub departments: PolicyValues,
 	/// At one of these facilities (empty: any).
@@ -148,7 +168,7 @@ impl<AccountId: PartialEq> Grantee<AccountId> {
 				staff.hospital == *hospital && staff.roles.contains(*role),
 			(Grantee::Policy(policy), Some(staff)) =>
 				(policy.roles.is_empty() || policy.roles.0 & staff.roles.0 != 0) &&
-					(policy.hospitals.is_empty() || policy.hospitals.contains(&staff.hospital)) &&
+					policy.hospitals.admits(staff.hospital) &&
 					(policy.departments.is_empty() || policy.departments.contains(&staff.department)) &&
 					(policy.facilities.is_empty() || policy.facilities.contains(&staff.facility)),
 			(_, None) => false,
@@ -227,6 +247,18 @@ pub enum Purpose {
 	Emergency,
 	/// Research under the patient's consent to this purpose code.
 	Research(PurposeCode),
+}
+
+impl Purpose {
+	/// Parses a purpose as the `phr_fetch` RPC and the wallet write it: `treatment`, `emergency`
+	/// or `research:<code>`.
+	pub fn from_param(text: &str) -> Option<Purpose> {
+		match text {
+			"treatment" => Some(Purpose::Treatment),
+			"emergency" => Some(Purpose::Emergency),
+			other => other.strip_prefix("research:")?.parse().ok().map(Purpose::Research),
+		}
+	}
 }
 
 /// Why a decision allowed access.
@@ -388,6 +420,16 @@ mod tests {
 		assert!(CategorySet::all().contains(Category::Other));
 		assert!(!CategorySet::all().has_unknown_bits());
 		assert!(CategorySet(1 << 12).has_unknown_bits());
+	}
+
+	#[test]
+	fn purposes_parse_from_their_parameter_names() {
+		assert_eq!(Purpose::from_param("treatment"), Some(Purpose::Treatment));
+		assert_eq!(Purpose::from_param("emergency"), Some(Purpose::Emergency));
+		assert_eq!(Purpose::from_param("research:42"), Some(Purpose::Research(42)));
+		for bad in ["", "research:", "research:x", "Treatment", "care"] {
+			assert_eq!(Purpose::from_param(bad), None, "{bad}");
+		}
 	}
 
 	#[test]

@@ -1,10 +1,11 @@
-//! Read receipts: a node keeps every signed request it served and anchors them on chain in batches,
+//! Read receipts: a node keeps every read it served ([`ReadReceipt`]: the reader's signed request
+//! and the basis of the decision) and anchors them on chain in batches,
 //! as the root of a binary Merkle tree (blake2-256) over the receipts' hashes, with their count.
 //! With a receipt, its index and the proof, anyone can check against the chain that the read
 //! happened and was anchored; the count says how many receipts the batch holds, so a node cannot
 //! later claim a shorter batch.
 
-use crate::request::SignedBlobRequest;
+use crate::request::ReadReceipt;
 use alloc::vec::Vec;
 use codec::{Decode, Encode};
 use scale_info::TypeInfo;
@@ -37,7 +38,7 @@ pub fn inclusion_proof(leaves: &[H256], index: u32) -> Option<InclusionProof> {
 pub fn verify_receipt<AccountId: Encode>(
 	root: &H256,
 	count: u32,
-	receipt: &SignedBlobRequest<AccountId>,
+	receipt: &ReadReceipt<AccountId>,
 	proof: &InclusionProof,
 ) -> bool {
 	if proof.leaf_count != count || proof.leaf_index >= count {
@@ -56,20 +57,25 @@ pub fn verify_receipt<AccountId: Encode>(
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use crate::request::{sign_request, BlobMethod, BlobRequest, BlobSubject};
+	use crate::{
+		access::{Basis, Purpose},
+		request::{sign_request, BlobMethod, BlobRequest, BlobSubject},
+	};
 
-	fn receipts(n: u8) -> Vec<SignedBlobRequest<u64>> {
+	fn receipts(n: u8) -> Vec<ReadReceipt<u64>> {
 		let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
 		(0..n)
 			.map(|i| {
 				let request = BlobRequest {
-					method: BlobMethod::Fetch,
+					genesis: H256::repeat_byte(1),
+					node: b"node".to_vec().try_into().unwrap(),
+					method: BlobMethod::Fetch { purpose: Purpose::Treatment },
 					account: 100 + i as u64,
 					subject: BlobSubject::Record(i as u64),
 					nonce: [i; 16],
 					expires_at_ms: 1_000,
 				};
-				sign_request(request, &key)
+				ReadReceipt { request: sign_request(request, &key), basis: Basis::Grant(i as u64), decided_at: H256::zero() }
 			})
 			.collect()
 	}
@@ -96,7 +102,13 @@ mod tests {
 		let proof = inclusion_proof(&leaves, 2).unwrap();
 
 		let mut altered = batch[2].clone();
-		altered.request.subject = BlobSubject::Record(999);
+		altered.request.request.subject = BlobSubject::Record(999);
+		assert!(!verify_receipt(&root, 5, &altered, &proof), "altered request");
+		let mut other_basis = batch[2].clone();
+		other_basis.basis = Basis::Emergency(0);
+		assert!(!verify_receipt(&root, 5, &other_basis, &proof), "another basis");
+		let mut altered = batch[2].clone();
+		altered.request.request.subject = BlobSubject::Record(999);
 		assert!(!verify_receipt(&root, 5, &altered, &proof), "altered request");
 
 		let forged = receipts(6).pop().unwrap();

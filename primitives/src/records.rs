@@ -159,6 +159,7 @@ pub enum RotationReason {
 /// An account's keys for receiving wrapped data keys (X25519) and signing off-chain requests to the
 /// blob store (ed25519).
 #[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug)]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct AccountKeys {
 	/// X25519 public key: data keys are wrapped to it with HPKE.
 	pub encryption: [u8; 32],

@@ -147,7 +147,7 @@ impl_runtime_apis! {
 		}
 	}
 
-	#[api_version(2)]
+	#[api_version(3)]
 	impl pallet_consortium_runtime_api::ConsortiumApi<Block, AccountId> for Runtime {
 		fn member_nodes() -> Vec<NodePeerId> {
 			Consortium::member_nodes()
@@ -167,6 +167,10 @@ impl_runtime_apis! {
 
 		fn staff(start_after: Option<AccountId>, limit: u32) -> Vec<(AccountId, phr_primitives::StaffView)> {
 			Consortium::staff_page(start_after, limit.min(MAX_PAGE))
+		}
+
+		fn members() -> Vec<(HospitalId, AccountId, NodePeerId)> {
+			Consortium::members()
 		}
 	}
 

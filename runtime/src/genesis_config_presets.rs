@@ -7,7 +7,7 @@ use crate::{AccountId, RuntimeGenesisConfig, SessionKeys};
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
 use pallet_grandpa::AuthorityId as GrandpaId;
-use phr_primitives::{HospitalId, Role};
+use phr_primitives::{AccountKeys, HospitalId, Role};
 use serde_json::Value;
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 use sp_genesis_builder::{PresetId, DEV_RUNTIME_PRESET};
@@ -28,6 +28,21 @@ pub const LOCAL_NODE_PUBLIC_KEYS: [[u8; 32]; 4] = [
 	hex_literal("2aeef1042733ecbd5b175e609dbb8c6fc8075aa24edd8bd234355dd80d9ec68b"),
 	hex_literal("2707584ec2bd7788672554c903c8dd27d6974f962a54f4c15883aa6b59e3ac72"),
 ];
+
+/// The X25519 public keys of the local consortium's escrow keys (break-glass shares). Each
+/// hospital's secret is `blake2b-256("phr-local-consortium-escrow-H<n>")`, in
+/// scripts/local-escrow-keys, passed with `--escrow-key-file`; a node test checks that secrets and
+/// public keys agree. Development secrets: never use them outside the local network.
+pub const LOCAL_ESCROW_PUBLIC_KEYS: [[u8; 32]; 4] = [
+	hex_literal("2fa442d4e74bf460fe5503edc6fd9f2a935c4204951ff1362465a542ec901e78"),
+	hex_literal("734b5dfd4229e7502d36633cc6e9f00a5bb78f1ecc25d3bd69dcfacc982c9411"),
+	hex_literal("1d05493e9c2460b33618815e4dd20636325c1d5251901e3e6146af5c1a679433"),
+	hex_literal("5788b4d98ecbea2b3e32c975c1c36c715c4dd9164978d207a0b135f46d09d21b"),
+];
+
+/// The X25519 public key of the dev chain's escrow key, the one `--dev` derives from the dev seed
+/// (`blake2b-256("phr-development-escrow-key//Alice")`; checked by a node test).
+pub const DEV_ESCROW_PUBLIC_KEY: [u8; 32] = hex_literal("6a41e65857970ea5db21496457aabdb78eb3f34e0f90427ea62cbf5bb3f71f42");
 
 /// The libp2p peer id of an ed25519 node key: the identity multihash (0x00, length 36) of the
 /// protobuf-encoded public key (type ed25519 = 1, 32 bytes of key).
@@ -64,6 +79,9 @@ struct Founder {
 	aura: AuraId,
 	grandpa: GrandpaId,
 	node: Vec<u8>,
+	/// The hospital's escrow key, registered for its validator account at genesis (with the
+	/// validator's ed25519 key as the account's request key), or none: its node registers it.
+	escrow: Option<AccountKeys>,
 }
 
 fn founder(hospital: HospitalId, admin: Sr25519Keyring, validator: Sr25519Keyring, grandpa: Ed25519Keyring, node: Vec<u8>) -> Founder {
@@ -74,6 +92,14 @@ fn founder(hospital: HospitalId, admin: Sr25519Keyring, validator: Sr25519Keyrin
 		aura: validator.public().into(),
 		grandpa: grandpa.public().into(),
 		node,
+		escrow: None,
+	}
+}
+
+impl Founder {
+	fn with_escrow(mut self, escrow: [u8; 32], request_key: Ed25519Keyring) -> Founder {
+		self.escrow = Some(AccountKeys { encryption: escrow, request_signing: request_key.public().0 });
+		self
 	}
 }
 
@@ -82,6 +108,7 @@ fn genesis(
 	staff: Vec<(AccountId, HospitalId, Vec<Role>, Vec<u8>, Vec<u8>)>,
 	patients: Vec<(AccountId, HospitalId)>,
 ) -> Value {
+	let keys: Vec<_> = founders.iter().filter_map(|f| f.escrow.clone().map(|keys| (f.validator.clone(), keys))).collect();
 	let session_keys: Vec<_> = founders
 		.iter()
 		.map(|f| {
@@ -95,6 +122,7 @@ fn genesis(
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		consortium: pallet_consortium::GenesisConfig { members, staff, patients },
 		session: pallet_session::GenesisConfig { keys: session_keys },
+		keys: pallet_keys::GenesisConfig { keys },
 	})
 }
 
@@ -103,7 +131,8 @@ fn genesis(
 fn dev() -> Value {
 	let node = ed25519_peer_id(&LOCAL_NODE_PUBLIC_KEYS[0]);
 	genesis(
-		vec![founder(1, Sr25519Keyring::Alice, Sr25519Keyring::Alice, Ed25519Keyring::Alice, node)],
+		vec![founder(1, Sr25519Keyring::Alice, Sr25519Keyring::Alice, Ed25519Keyring::Alice, node)
+			.with_escrow(DEV_ESCROW_PUBLIC_KEY, Ed25519Keyring::Alice)],
 		vec![
 			(Sr25519Keyring::Charlie.to_account_id(), 1, vec![Role::Physician, Role::Emergency], b"cardiology".to_vec(), b"H1".to_vec()),
 			(Sr25519Keyring::Dave.to_account_id(), 1, vec![Role::Auditor], b"compliance".to_vec(), b"H1".to_vec()),
@@ -126,7 +155,9 @@ fn local_consortium() -> Value {
 		.into_iter()
 		.zip(LOCAL_NODE_PUBLIC_KEYS.iter())
 		.enumerate()
-		.map(|(i, ((sr, ed), node))| founder(i as HospitalId + 1, sr, sr, ed, ed25519_peer_id(node)))
+		.map(|(i, ((sr, ed), node))| {
+			founder(i as HospitalId + 1, sr, sr, ed, ed25519_peer_id(node)).with_escrow(LOCAL_ESCROW_PUBLIC_KEYS[i], ed)
+		})
 		.collect();
 	genesis(founders, vec![], vec![])
 }

@@ -10,7 +10,7 @@ use std::{
 
 use codec::Decode;
 use indicatif::{ProgressBar, ProgressStyle};
-use phr_primitives::{BlobMethod, BlobSubject, CiphertextHash, RecordId};
+use phr_primitives::{BlobMethod, BlobSubject, CiphertextHash, Purpose, ReadReceipt, RecordId};
 use phr_runtime::AccountId;
 use serde_json::{json, Value};
 
@@ -86,7 +86,7 @@ pub fn seal(input: &mut impl Read, len: u64, quiet: bool) -> Result<Sealed> {
 
 /// Uploads a sealed record through `node` (nothing is sent when the node already has it).
 pub fn upload(node: &Node, wallet: &Wallet, sealed: &Sealed, quiet: bool) -> Result<()> {
-	let request = Node::request(wallet, BlobMethod::UploadCiphertext, BlobSubject::Ciphertext(sealed.hash));
+	let request = node.request(wallet, BlobMethod::UploadCiphertext { size: sealed.size }, BlobSubject::Ciphertext(sealed.hash))?;
 	let started: Value = node.call("phr_uploadBegin", vec![to_hex(&codec::Encode::encode(&request)).into(), sealed.size.into()])?;
 	let Some(upload) = started["upload"].as_str() else { return Ok(()) };
 	let bar = progress(sealed.size, "uploading", quiet);
@@ -120,7 +120,27 @@ pub fn share_key(
 	recipient_epoch: u32,
 ) -> Result<()> {
 	let wrapped = crypto::wrap(key, recipient_key, record, data_epoch)?;
-	let request = Node::request(wallet, BlobMethod::UploadWrappedKey, BlobSubject::Record(record));
+	put_wrapped(node, wallet, record, data_epoch, recipient, recipient_epoch, &wrapped)
+}
+
+/// Stores `wrapped` (a wrapped data key, or an escrow share sealed to a hospital's escrow key) for
+/// `recipient` at `data_epoch` and the recipient's key epoch `recipient_epoch`.
+pub fn put_wrapped(
+	node: &Node,
+	wallet: &Wallet,
+	record: RecordId,
+	data_epoch: u32,
+	recipient: &AccountId,
+	recipient_epoch: u32,
+	wrapped: &[u8],
+) -> Result<()> {
+	let method = BlobMethod::UploadWrappedKey {
+		recipient: recipient.clone(),
+		data_epoch,
+		recipient_epoch,
+		wrapped: phr_primitives::ciphertext_hash(&wrapped),
+	};
+	let request = node.request(wallet, method, BlobSubject::Record(record))?;
 	let _: Value = node.call(
 		"phr_putWrappedKey",
 		vec![
@@ -128,7 +148,7 @@ pub fn share_key(
 			recipient.to_string().into(),
 			data_epoch.into(),
 			recipient_epoch.into(),
-			b64(&wrapped).into(),
+			b64(wrapped).into(),
 		],
 	)?;
 	Ok(())
@@ -145,24 +165,20 @@ pub struct Fetched {
 /// Fetches `record` through `node`: the chain's hash of it (at the finalized block) is what the
 /// bytes must hash to, whatever the node says; the data key must open with this wallet's keys.
 pub fn fetch(node: &Node, wallet: &Wallet, record: RecordId, purpose: &str, quiet: bool) -> Result<Fetched> {
-	let request = Node::request(wallet, BlobMethod::Fetch, BlobSubject::Record(record));
+	let request = node.request(wallet, BlobMethod::Fetch { purpose: parse_purpose(purpose)? }, BlobSubject::Record(record))?;
 	let answer: Value = node.call("phr_fetch", vec![to_hex(&codec::Encode::encode(&request)).into(), purpose.into()])?;
 	let finalized = node.finalized_head()?;
 	let info: Option<crate::commands::RecordOnChain> = node.state_call("RecordsApi_record", record, Some(finalized))?;
 	let expected = info.ok_or_else(|| WalletError::Usage(format!("record {record} does not exist")))?.ciphertext_hash;
 
+	// Break-glass readers hold no wrapped key: the member hospitals release their escrow shares.
 	let wrapped = &answer["wrappedKey"];
-	if wrapped.is_null() {
+	let break_glass = wrapped.is_null() && purpose == "emergency";
+	if wrapped.is_null() && !break_glass {
 		return Err(WalletError::Usage(format!(
 			"record {record}'s data key was not shared with this account: ask the patient to grant you access again"
 		)));
 	}
-	let data_epoch = wrapped["dataEpoch"].as_u64().unwrap_or_default() as u32;
-	let recipient_epoch = wrapped["recipientEpoch"].as_u64().unwrap_or_default() as u32;
-	let mine = wallet.encryption_key(recipient_epoch)?.ok_or_else(|| {
-		WalletError::Usage(format!("record {record}'s key was wrapped to key epoch {recipient_epoch}, which this wallet does not hold"))
-	})?;
-	let key = crypto::unwrap(&unb64(&wrapped["wrapped"])?, &mine, record, data_epoch)?;
 
 	let size = answer["size"].as_u64().unwrap_or_default();
 	let bar = progress(size, "downloading", quiet);
@@ -187,7 +203,22 @@ pub fn fetch(node: &Node, wallet: &Wallet, record: RecordId, purpose: &str, quie
 			"record {record}'s ciphertext from the node hashes to {actual:?}, not to the chain's {expected:?}: try another node"
 		)));
 	}
-	Ok(Fetched { ciphertext, key, key_epoch: data_epoch, basis: answer["basis"].as_str().unwrap_or_default().into() })
+
+	let basis = answer["basis"].as_str().unwrap_or_default().to_string();
+	let (key, data_epoch) = if break_glass {
+		let data_epoch = answer["keyEpoch"].as_u64().unwrap_or_default() as u32;
+		(crate::escrow::released_key(node, wallet, record, data_epoch, &basis, &ciphertext)?, data_epoch)
+	} else {
+		let data_epoch = wrapped["dataEpoch"].as_u64().unwrap_or_default() as u32;
+		let recipient_epoch = wrapped["recipientEpoch"].as_u64().unwrap_or_default() as u32;
+		let mine = wallet.encryption_key(recipient_epoch)?.ok_or_else(|| {
+			WalletError::Usage(format!(
+				"record {record}'s key was wrapped to key epoch {recipient_epoch}, which this wallet does not hold"
+			))
+		})?;
+		(crypto::unwrap(&unb64(&wrapped["wrapped"])?, &mine, record, data_epoch)?, data_epoch)
+	};
+	Ok(Fetched { ciphertext, key, key_epoch: data_epoch, basis })
 }
 
 /// Decrypts a fetched record to `output` (written to `<output>.partial`, renamed when complete:
@@ -228,8 +259,15 @@ pub fn open_to_vec(fetched: &Fetched) -> Result<Vec<u8>> {
 	Ok(plain)
 }
 
-/// Decodes a SCALE-encoded signed request from 0x-hex (receipts).
-pub fn decode_receipt(text: &str) -> Result<phr_primitives::SignedBlobRequest<AccountId>> {
+/// The purpose of a read as the node's `phr_fetch` names it: `treatment`, `emergency` or
+/// `research:<code>`.
+pub fn parse_purpose(purpose: &str) -> Result<Purpose> {
+	Purpose::from_param(purpose)
+		.ok_or_else(|| WalletError::Usage(format!("'{purpose}' is not a purpose: use treatment, emergency or research:<code>")))
+}
+
+/// Decodes a SCALE-encoded read receipt with its inclusion proof from 0x-hex (`phr_receiptBatch`).
+pub fn decode_receipt(text: &str) -> Result<(ReadReceipt<AccountId>, phr_primitives::receipts::InclusionProof)> {
 	let bytes = crate::client::from_hex(text)?;
 	Decode::decode(&mut &bytes[..]).map_err(|e| WalletError::Corrupt(format!("a receipt does not decode: {e}")))
 }

@@ -12,7 +12,7 @@ use jsonrpsee::{
 	core::{client::ClientT, params::ArrayParams},
 	http_client::{HttpClient, HttpClientBuilder},
 };
-use phr_primitives::{sign_request, BlobMethod, BlobRequest, BlobSubject, SignedBlobRequest};
+use phr_primitives::{sign_request, BlobMethod, BlobRequest, BlobSubject, NodePeerId, SignedBlobRequest};
 use phr_runtime::{AccountId, Hash, RuntimeCall, RuntimeEvent};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -48,6 +48,8 @@ pub struct Node {
 	url: String,
 	client: HttpClient,
 	runtime: tokio::runtime::Runtime,
+	/// The chain and node this wallet's blob requests are bound to (asked once).
+	identity: std::sync::OnceLock<(H256, NodePeerId)>,
 }
 
 /// An extrinsic that is final, with the events it emitted.
@@ -67,7 +69,7 @@ impl Node {
 				.build(url)
 				.map_err(|e| WalletError::Unreachable { url: url.into(), reason: e.to_string() })?
 		};
-		Ok(Node { url: url.into(), client, runtime })
+		Ok(Node { url: url.into(), client, runtime, identity: std::sync::OnceLock::new() })
 	}
 
 	/// One JSON-RPC call.
@@ -187,12 +189,55 @@ impl Node {
 			.map_err(|e| WalletError::Corrupt(format!("the block's events do not decode ({e}): update the wallet")))
 	}
 
-	/// A fresh signed request to the blob store.
-	pub fn request(wallet: &Wallet, method: BlobMethod, subject: BlobSubject) -> SignedBlobRequest<AccountId> {
+	/// The chain (genesis hash) and node (libp2p peer id) a signed request to this node names, so
+	/// that no other node and no other chain accepts it.
+	fn identity(&self) -> Result<(H256, NodePeerId)> {
+		if let Some(identity) = self.identity.get() {
+			return Ok(identity.clone());
+		}
+		let genesis = self.block_hash(0)?;
+		let peer: String = self.call("system_localPeerId", vec![])?;
+		let node: NodePeerId = bs58::decode(&peer)
+			.into_vec()
+			.ok()
+			.and_then(|bytes| bytes.try_into().ok())
+			.ok_or_else(|| WalletError::Corrupt(format!("the node's peer id '{peer}' is not a libp2p peer id")))?;
+		Ok(self.identity.get_or_init(|| (genesis, node)).clone())
+	}
+
+	/// A fresh signed request to this node's blob store.
+	pub fn request(
+		&self,
+		wallet: &Wallet,
+		method: BlobMethod<AccountId>,
+		subject: BlobSubject<AccountId>,
+	) -> Result<SignedBlobRequest<AccountId>> {
+		let (_, node) = self.identity()?;
+		self.request_for(wallet, node, method, subject)
+	}
+
+	/// A fresh signed request on this node's chain for the member node `node` (which this node
+	/// relays it to).
+	pub fn request_for(
+		&self,
+		wallet: &Wallet,
+		node: NodePeerId,
+		method: BlobMethod<AccountId>,
+		subject: BlobSubject<AccountId>,
+	) -> Result<SignedBlobRequest<AccountId>> {
+		let (genesis, _) = self.identity()?;
 		let mut nonce = [0u8; 16];
 		rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
-		let request = BlobRequest { method, account: wallet.account(), subject, nonce, expires_at_ms: now_ms() + REQUEST_LIFETIME_MS };
-		sign_request(request, wallet.request_key())
+		let request = BlobRequest {
+			genesis,
+			node,
+			method,
+			account: wallet.account(),
+			subject,
+			nonce,
+			expires_at_ms: now_ms() + REQUEST_LIFETIME_MS,
+		};
+		Ok(sign_request(request, wallet.request_key()))
 	}
 }
 

@@ -4,18 +4,19 @@
 use std::{fs::File, io::BufReader, path::Path};
 
 use phr_primitives::{
-	receipts, AccountKeys, AttributePolicy, AuditEntry, BlobSubject, Category, CategorySet, Conditions, Grant,
-	GrantId, GrantTerms, Grantee, GuardianPowers, KeyRecord, ReceiptBatch, RecordId, RecordInfo, Rights,
+	receipts, AccountKeys, AttributePolicy, AuditEntry, BlobMethod, BlobSubject, Category, CategorySet, Conditions, Grant,
+	GrantId, GrantTerms, Grantee, GuardianPowers, KeyRecord, PolicyHospitals, ReceiptBatch, RecordId, RecordInfo, Rights,
 	Role, RoleSet, RotationReason, Scope, StaffView, TimeWindow,
 };
+use codec::Encode;
 use phr_runtime::{AccountId, BlockNumber, RuntimeCall, RuntimeEvent};
 use serde_json::{json, Value};
 use sp_core::crypto::Ss58Codec;
 use zeroize::Zeroizing;
 
 use crate::{
-	blobs,
-	client::{now_ms, Finalized, Node},
+	blobs, escrow,
+	client::{now_ms, to_hex, Finalized, Node},
 	crypto::DataKey,
 	error::{file_error, Result, WalletError},
 	fhir,
@@ -185,8 +186,9 @@ impl Chain<'_> {
 	}
 
 	/// Who gets a record's data key besides its patient and author: everyone a live read grant of
-	/// `patient` covering the record names, and (break-glass) every staff member holding the
-	/// emergency role, whose reads the chain still allows only during an open emergency access.
+	/// `patient` covering the record names. Nobody else, and no emergency staff in advance:
+	/// break-glass readers get the key from the member hospitals' escrow shares, released only
+	/// once their opening is final (see `escrow`).
 	fn readers(&self, patient: &AccountId, category: Category, root: RecordId) -> Result<Vec<AccountId>> {
 		let now = now_ms();
 		let staff = self.staff()?;
@@ -197,7 +199,6 @@ impl Chain<'_> {
 				readers.extend(self.named(&terms.grantee, &staff));
 			}
 		}
-		readers.extend(staff.iter().filter(|(_, view)| view.roles.contains(Role::Emergency)).map(|(who, _)| who.clone()));
 		Ok(readers)
 	}
 }
@@ -239,6 +240,13 @@ fn deliver(
 		}
 	}
 	Ok(missing)
+}
+
+fn escrow_note(hospitals: &[phr_primitives::HospitalId]) -> String {
+	if hospitals.is_empty() {
+		return String::new();
+	}
+	format!(" Hospitals {hospitals:?} have no escrow key registered yet: their break-glass shares are missing.")
 }
 
 fn missing_note(missing: &[AccountId]) -> String {
@@ -376,7 +384,7 @@ fn dispatch(cli: &Cli) -> Result<Report> {
 				_ => None,
 			}, "EmergencyAccessOpened")?;
 			Ok(Report::new(
-				format!("Break-glass access {id} to {}'s records is open for {minutes} minutes; the patient is notified and your hospital's auditor will review it. Read with `--purpose emergency`.", patient.to_ss58check()),
+				format!("Break-glass access {id} to {}'s records is open for {minutes} minutes; the patient is notified and an auditor of another hospital will review it. Read with `--purpose emergency`: the member hospitals release the key to you once this opening is final, and every release is audited.", patient.to_ss58check()),
 				json!({ "emergency": id, "patient": patient.to_ss58check(), "minutes": minutes }),
 			))
 		},
@@ -477,6 +485,7 @@ fn record_add(cli: &Cli, file: &Path, category: Option<&str>, patient: Option<&s
 	};
 	let mut added = Vec::new();
 	let mut missing = Vec::new();
+	let mut no_escrow = Vec::new();
 	let mut add_one = |sealed: blobs::Sealed, category: Category, label: String| -> Result<()> {
 		blobs::upload(&node, &wallet, &sealed, cli.quiet)?;
 		let call = RuntimeCall::Records(pallet_records::Call::register {
@@ -493,6 +502,7 @@ fn record_add(cli: &Cli, file: &Path, category: Option<&str>, patient: Option<&s
 		let mut readers = vec![patient.clone(), author.clone()];
 		readers.extend(chain.readers(&patient, category, record)?);
 		missing.extend(deliver(&node, &wallet, record, 0, &sealed.key, &readers)?);
+		no_escrow.extend(escrow::escrow_key(&node, &wallet, record, 0, &sealed.key)?);
 		added.push(json!({ "record": record, "category": category.as_str(), "size": sealed.size, "source": label }));
 		Ok(())
 	};
@@ -515,12 +525,21 @@ fn record_add(cli: &Cli, file: &Path, category: Option<&str>, patient: Option<&s
 		},
 	}
 	missing.dedup();
+	no_escrow.sort();
+	no_escrow.dedup();
 	let lines: Vec<String> = added
 		.iter()
 		.map(|a| format!("record {} ({}, {} bytes of ciphertext, from {})", a["record"], a["category"].as_str().unwrap_or(""), a["size"], a["source"].as_str().unwrap_or("")))
 		.collect();
 	Ok(Report::new(
-		format!("Added {} record(s) for {}: {}.{}", added.len(), patient.to_ss58check(), lines.join("; "), missing_note(&missing)),
+		format!(
+			"Added {} record(s) for {}: {}.{}{}",
+			added.len(),
+			patient.to_ss58check(),
+			lines.join("; "),
+			missing_note(&missing),
+			escrow_note(&no_escrow)
+		),
 		json!({ "patient": patient.to_ss58check(), "records": added }),
 	))
 }
@@ -594,9 +613,21 @@ fn grant(cli: &Cli, args: &GrantArgs) -> Result<Report> {
 		Grantee::HospitalRole { hospital, role: parse_role(role)? }
 	} else if !args.policy_roles.is_empty() || !args.policy_departments.is_empty() || !args.policy_facilities.is_empty() {
 		let roles = args.policy_roles.iter().map(|r| parse_role(r)).collect::<Result<Vec<_>>>()?;
+		let hospitals = if args.consortium_wide {
+			confirm_consortium_wide(args.yes)?;
+			PolicyHospitals::ConsortiumWide
+		} else if args.policy_hospitals.is_empty() {
+			return Err(WalletError::Usage(
+				"say whose staff the policy admits: --policy-hospitals <ids> (each hospital's admin assigns its staff's \
+				 roles and attributes), or --consortium-wide for staff of every member hospital"
+					.into(),
+			));
+		} else {
+			PolicyHospitals::Only(bounded(args.policy_hospitals.clone(), "hospitals")?)
+		};
 		Grantee::Policy(AttributePolicy {
 			roles: RoleSet::from_roles(&roles),
-			hospitals: Default::default(),
+			hospitals,
 			departments: bounded(args.policy_departments.iter().map(|d| attribute(d)).collect::<Result<_>>()?, "departments")?,
 			facilities: bounded(args.policy_facilities.iter().map(|f| attribute(f)).collect::<Result<_>>()?, "facilities")?,
 		})
@@ -646,12 +677,35 @@ fn grant(cli: &Cli, args: &GrantArgs) -> Result<Report> {
 	let whom = match &grantee {
 		Grantee::Account(a) => a.to_ss58check(),
 		Grantee::HospitalRole { hospital, role } => format!("every {} at hospital {hospital}", role.as_str()),
-		Grantee::Policy(_) => "staff matching the policy".into(),
+		Grantee::Policy(policy) => match &policy.hospitals {
+			PolicyHospitals::Only(hospitals) => format!("staff matching the policy at hospitals {:?}", hospitals.to_vec()),
+			PolicyHospitals::ConsortiumWide => "staff matching the policy at EVERY member hospital".into(),
+		},
 	};
 	Ok(Report::new(
 		format!("Grant {id}: {whom} may {} until {expires_at} (unix ms); data keys of {shared} records shared.{}", args.rights.join(" and "), missing_note(&missing)),
 		json!({ "grant": id, "grantee": whom, "expiresAt": expires_at, "sharedRecords": shared }),
 	))
+}
+
+/// A consortium-wide policy admits staff whose attributes any member's admin alone assigns: the
+/// patient confirms it knowingly (`--yes`, or "yes" on the terminal).
+fn confirm_consortium_wide(yes: bool) -> Result<()> {
+	if yes {
+		return Ok(());
+	}
+	eprintln!(
+		"A consortium-wide policy admits matching staff of EVERY member hospital, present and future; each\n\
+		 hospital's admin alone decides who holds which role, department and facility there."
+	);
+	eprint!("Type yes to grant it anyway: ");
+	let mut answer = String::new();
+	std::io::stdin().read_line(&mut answer)?;
+	if answer.trim() == "yes" {
+		Ok(())
+	} else {
+		Err(WalletError::Usage("not granted: name the hospitals with --policy-hospitals, or confirm with --yes".into()))
+	}
 }
 
 fn revoke(cli: &Cli, id: GrantId, rekey: bool) -> Result<Report> {
@@ -706,6 +760,7 @@ fn revoke(cli: &Cli, id: GrantId, rekey: bool) -> Result<Report> {
 		let mut readers = vec![patient.clone(), me.clone()];
 		readers.extend(chain.readers(&patient, info.category, root)?);
 		missing.extend(deliver(&node, &wallet, record, epoch, &sealed.key, &readers)?);
+		escrow::escrow_key(&node, &wallet, record, epoch, &sealed.key)?;
 		rekeyed.push(record);
 	}
 	missing.dedup();
@@ -769,13 +824,34 @@ fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
 	let mut batch_id = 0u64;
 	let chain = Chain { node: &node };
 	let mut owner_of = std::collections::BTreeMap::<RecordId, Option<AccountId>>::new();
+	// Receipts go to the patient, a guardian with the read power, an auditor or a member's admin:
+	// this wallet signs the request (for each node it asks) with its own request key.
+	let wallet = open_wallet(cli)?;
 	while let Some(batch) = node.state_call::<Option<ReceiptBatch<AccountId, BlockNumber>>>("AccessApi_receipt_batch", batch_id, Some(at))? {
-		let answer = sources.iter().find_map(|source| source.call::<Value>("phr_receiptBatch", vec![batch_id.into()]).ok());
+		let mut answer = None;
+		let mut refusal = None;
+		for source in &sources {
+			let request = source.request(&wallet, BlobMethod::Receipts { batch: batch_id }, BlobSubject::Patient(patient.clone()))?;
+			match source.call::<Value>("phr_receiptBatch", vec![to_hex(&request.encode()).into(), batch_id.into()]) {
+				Ok(found) => {
+					answer = Some(found);
+					break;
+				},
+				Err(error @ WalletError::Rpc { code: 4016, .. }) => refusal = Some(error),
+				Err(_) => {},
+			}
+		}
+		if let Some(error) = refusal.filter(|_| answer.is_none()) {
+			return Err(error);
+		}
 		let Some(answer) = answer else {
 			unavailable.push(batch_id);
 			batch_id += 1;
 			continue;
 		};
+		if answer["count"].as_u64() != Some(batch.count as u64) {
+			failed += 1;
+		}
 		let receipts = answer["receipts"]
 			.as_array()
 			.cloned()
@@ -783,12 +859,10 @@ fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
 			.iter()
 			.map(|r| blobs::decode_receipt(r.as_str().unwrap_or_default()))
 			.collect::<Result<Vec<_>>>()?;
-		let leaves: Vec<_> = receipts.iter().map(|r| r.receipt_hash()).collect();
-		for (index, receipt) in receipts.iter().enumerate() {
-			let ok = receipts::inclusion_proof(&leaves, index as u32)
-				.is_some_and(|proof| receipts::verify_receipt(&batch.root, batch.count, receipt, &proof));
+		for (receipt, proof) in &receipts {
+			let ok = receipts::verify_receipt(&batch.root, batch.count, receipt, proof);
 			if ok { verified += 1 } else { failed += 1 }
-			let BlobSubject::Record(record) = receipt.request.subject else { continue };
+			let BlobSubject::Record(record) = receipt.request.request.subject else { continue };
 			let owner = match owner_of.get(&record) {
 				Some(owner) => owner.clone(),
 				None => {
@@ -799,7 +873,8 @@ fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
 			};
 			if owner.as_ref() == Some(&patient) {
 				reads.push(json!({ "batch": batch_id, "hospital": batch.hospital, "anchoredAt": batch.anchored_at,
-					"reader": receipt.request.account.to_ss58check(), "record": record, "verified": ok }));
+					"reader": receipt.request.request.account.to_ss58check(), "record": record,
+					"basis": format!("{:?}", receipt.basis), "verified": ok }));
 			}
 		}
 		batch_id += 1;
@@ -814,7 +889,7 @@ fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
 	}
 	text.push_str(&format!("\nReads ({}, from {} anchored batches; {verified} receipts verified, {failed} failed):", reads.len(), batch_id));
 	for r in &reads {
-		text.push_str(&format!("\n  record {} read by {} (batch {}, hospital {}, {})", r["record"], r["reader"].as_str().unwrap_or(""), r["batch"], r["hospital"], if r["verified"] == true { "verified" } else { "NOT VERIFIED" }));
+		text.push_str(&format!("\n  record {} read by {} as {} (batch {}, hospital {}, {})", r["record"], r["reader"].as_str().unwrap_or(""), r["basis"].as_str().unwrap_or(""), r["batch"], r["hospital"], if r["verified"] == true { "verified" } else { "NOT VERIFIED" }));
 	}
 	if !unavailable.is_empty() {
 		text.push_str(&format!("\nBatches {unavailable:?} were not available from the nodes asked: add their hospitals' nodes with --nodes."));

@@ -2,7 +2,7 @@
 //! ChaCha20-Poly1305 in the STREAM construction of the `aead` crate (chunked, so memory stays flat
 //! for any size, and truncation, reordering or an appended chunk is detected), and each data key is
 //! wrapped for a reader with HPKE (RFC 9180, base mode, X25519-HKDF-SHA256 / HKDF-SHA256 /
-//! ChaCha20-Poly1305, the `hpke` crate).
+//! ChaCha20-Poly1305, the `hpke` crate, through `phr-crypto`, which the node shares).
 //!
 //! Ciphertext format (all of it hashed with blake2-256 and registered on chain):
 //! ```text
@@ -18,10 +18,6 @@ use chacha20poly1305::{
 	aead::{stream, KeyInit, Payload},
 	ChaCha20Poly1305,
 };
-use hpke::{
-	aead::ChaCha20Poly1305 as HpkeChaCha, kdf::HkdfSha256, kem::X25519HkdfSha256, Deserializable, Kem, OpModeR,
-	OpModeS, Serializable,
-};
 use zeroize::Zeroizing;
 
 use crate::error::{Result, WalletError};
@@ -34,12 +30,19 @@ const TAG: usize = 16;
 const NONCE_PREFIX: usize = 7;
 pub const HEADER_LEN: usize = 4 + 1 + 4 + NONCE_PREFIX;
 /// Domain of a data-key wrap; the record and data-key epoch are appended.
-const WRAP_INFO: &[u8] = b"phr-data-key-wrap-v1";
 
 /// A record version's 256-bit data key.
 pub struct DataKey(pub Zeroizing<[u8; 32]>);
 
 impl DataKey {
+	pub fn from_bytes(bytes: Zeroizing<[u8; 32]>) -> DataKey {
+		DataKey(bytes)
+	}
+
+	pub fn bytes(&self) -> &[u8; 32] {
+		&self.0
+	}
+
 	pub fn random() -> DataKey {
 		let mut key = Zeroizing::new([0u8; 32]);
 		rand::RngCore::fill_bytes(&mut rand::rng(), key.as_mut());
@@ -144,80 +147,31 @@ pub fn open(key: &DataKey, input: &mut impl Read, output: &mut impl Write, mut p
 	}
 }
 
-/// An X25519 key pair for receiving wrapped data keys.
-pub struct EncryptionKey {
-	secret: <X25519HkdfSha256 as Kem>::PrivateKey,
-}
+/// An X25519 key pair for receiving wrapped data keys (and released escrow shares).
+pub use phr_crypto::EncryptionKey;
 
-impl EncryptionKey {
-	pub fn generate() -> EncryptionKey {
-		let (secret, _) = X25519HkdfSha256::gen_keypair(&mut rand::rng());
-		EncryptionKey { secret }
-	}
-
-	pub fn from_secret(bytes: &[u8; 32]) -> Result<EncryptionKey> {
-		let secret = <X25519HkdfSha256 as Kem>::PrivateKey::from_bytes(bytes)
-			.map_err(|_| WalletError::Crypto("not an X25519 secret key".into()))?;
-		Ok(EncryptionKey { secret })
-	}
-
-	pub fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
-		Zeroizing::new(self.secret.to_bytes().into())
-	}
-
-	pub fn public(&self) -> [u8; 32] {
-		X25519HkdfSha256::sk_to_pk(&self.secret).to_bytes().into()
+impl From<phr_crypto::CryptoError> for WalletError {
+	fn from(error: phr_crypto::CryptoError) -> Self {
+		WalletError::Crypto(error.to_string())
 	}
 }
 
-fn wrap_info(record: u64, data_epoch: u32) -> Vec<u8> {
-	let mut info = WRAP_INFO.to_vec();
-	info.extend_from_slice(&record.to_le_bytes());
-	info.extend_from_slice(&data_epoch.to_le_bytes());
-	info
-}
-
-/// Wraps `key` (of `record` at `data_epoch`) for the holder of the X25519 public key `recipient`:
-/// the 32-byte encapsulated key followed by the sealed data key (48 bytes).
+/// Wraps `key` for the X25519 key `recipient`, bound to `record` and `data_epoch`.
 pub fn wrap(key: &DataKey, recipient: &[u8; 32], record: u64, data_epoch: u32) -> Result<Vec<u8>> {
-	let public = <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(recipient)
-		.map_err(|_| WalletError::Crypto("the recipient's encryption key is not an X25519 key".into()))?;
-	let (encapped, sealed) = hpke::single_shot_seal::<HpkeChaCha, HkdfSha256, X25519HkdfSha256, _>(
-		&OpModeS::Base,
-		&public,
-		&wrap_info(record, data_epoch),
-		key.0.as_ref(),
-		&[],
-		&mut rand::rng(),
-	)
-	.map_err(|e| WalletError::Crypto(format!("wrapping failed: {e}")))?;
-	let mut wrapped = encapped.to_bytes().to_vec();
-	wrapped.extend_from_slice(&sealed);
-	Ok(wrapped)
+	Ok(phr_crypto::seal_to(recipient, &phr_crypto::data_key_info(record, data_epoch), key.0.as_ref())?)
 }
 
-/// Unwraps a data key wrapped by [`wrap`] for `mine`.
+/// Opens a data key wrapped for this wallet's `mine` key.
 pub fn unwrap(wrapped: &[u8], mine: &EncryptionKey, record: u64, data_epoch: u32) -> Result<DataKey> {
 	let wrong = || {
 		WalletError::Crypto(
 			"the wrapped data key does not open with this wallet's key: it is for another key or was altered".into(),
 		)
 	};
-	if wrapped.len() != 32 + 32 + TAG {
+	if wrapped.len() != 32 + phr_crypto::SEAL_OVERHEAD {
 		return Err(wrong());
 	}
-	let encapped = <X25519HkdfSha256 as Kem>::EncappedKey::from_bytes(&wrapped[..32]).map_err(|_| wrong())?;
-	let plain = Zeroizing::new(
-		hpke::single_shot_open::<HpkeChaCha, HkdfSha256, X25519HkdfSha256>(
-			&OpModeR::Base,
-			&mine.secret,
-			&encapped,
-			&wrap_info(record, data_epoch),
-			&wrapped[32..],
-			&[],
-		)
-		.map_err(|_| wrong())?,
-	);
+	let plain = phr_crypto::open_with(mine, &phr_crypto::data_key_info(record, data_epoch), wrapped).map_err(|_| wrong())?;
 	let mut key = Zeroizing::new([0u8; 32]);
 	key.copy_from_slice(&plain);
 	Ok(DataKey(key))

@@ -258,7 +258,7 @@ impl Wallet {
 			.ok()
 			.and_then(|b| b.try_into().ok())
 			.ok_or_else(|| WalletError::BadWallet("an encryption key is not 32 hex bytes".into()))?;
-		EncryptionKey::from_secret(&bytes)
+		Ok(EncryptionKey::from_secret(&bytes)?)
 	}
 
 	/// The public keys to register on chain (the newest encryption key).

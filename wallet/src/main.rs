@@ -4,6 +4,7 @@
 mod blobs;
 mod client;
 mod commands;
+mod escrow;
 mod crypto;
 mod error;
 mod fhir;
@@ -46,7 +47,7 @@ pub enum Command {
 	#[command(subcommand)]
 	Record(RecordCommand),
 	/// Grant a person, a hospital role or an attribute policy access to your records.
-	#[command(after_help = "Examples:\n  phr grant --to <account> --categories observation,medication --expires 1h\n  phr grant --hospital 2 --role physician --records 4,5 --rights read --expires 7d\n  phr grant --policy-roles nurse --policy-departments cardiology --categories all --expires 30d")]
+	#[command(after_help = "Examples:\n  phr grant --to <account> --categories observation,medication --expires 1h\n  phr grant --hospital 2 --role physician --records 4,5 --rights read --expires 7d\n  phr grant --policy-roles nurse --policy-departments cardiology --policy-hospitals 2 --categories all --expires 30d")]
 	Grant(GrantArgs),
 	/// Revoke a grant; by default the affected records are re-encrypted under new data keys.
 	#[command(after_help = "Example:\n  phr revoke 3            # revoke grant 3 and re-key the records it covered\n  phr revoke 3 --no-rekey")]
@@ -163,9 +164,19 @@ pub struct GrantArgs {
 	/// ...in one of these departments...
 	#[arg(long, value_delimiter = ',')]
 	pub policy_departments: Vec<String>,
-	/// ...at one of these facilities.
+	/// ...at one of these facilities...
 	#[arg(long, value_delimiter = ',')]
 	pub policy_facilities: Vec<String>,
+	/// ...of these hospitals (a policy names the hospitals whose admins it trusts to assign the
+	/// roles and attributes it matches)...
+	#[arg(long, value_delimiter = ',', conflicts_with = "consortium_wide")]
+	pub policy_hospitals: Vec<u32>,
+	/// ...or of EVERY member hospital, present and future (asks for confirmation).
+	#[arg(long)]
+	pub consortium_wide: bool,
+	/// Confirm a consortium-wide policy without asking.
+	#[arg(long, requires = "consortium_wide")]
+	pub yes: bool,
 	/// Categories in scope (or "all").
 	#[arg(long, value_delimiter = ',')]
 	pub categories: Vec<String>,

@@ -5,43 +5,15 @@
 
 #[path = "../../node/tests/common/mod.rs"]
 mod common;
+mod support;
 
-use std::{path::PathBuf, process::Command, time::Duration};
+use std::{process::Command, time::Duration};
 
 use common::{temp_dir, wait_until, workspace_binary, Node};
+use support::Wallet;
 use serde_json::{json, Value};
 use sp_core::crypto::Ss58Codec;
 use sp_keyring::Sr25519Keyring;
-
-struct Wallet {
-	path: PathBuf,
-	url: String,
-}
-
-impl Wallet {
-	fn phr(&self, args: &[&str]) -> Result<Value, String> {
-		self.phr_with(args, "correct horse battery")
-	}
-
-	fn phr_with(&self, args: &[&str], passphrase: &str) -> Result<Value, String> {
-		let out = Command::new(workspace_binary(option_env!("CARGO_BIN_EXE_phr"), "phr"))
-			.args(args)
-			.args(["--json", "--quiet", "--wallet", self.path.to_str().unwrap(), "--node", &self.url])
-			.env("PHR_PASSPHRASE", passphrase)
-			.output()
-			.expect("phr runs");
-		let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-		if !out.status.success() {
-			assert!(stderr.starts_with("error: ") && stderr.trim().lines().count() == 1, "one clear line: {stderr}");
-			return Err(stderr);
-		}
-		serde_json::from_slice(&out.stdout).map_err(|e| format!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-	}
-
-	fn ok(&self, args: &[&str]) -> Value {
-		self.phr(args).unwrap_or_else(|e| panic!("phr {args:?} failed: {e}"))
-	}
-}
 
 fn fhir_bundle() -> Value {
 	json!({

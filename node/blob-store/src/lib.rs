@@ -102,6 +102,9 @@ pub struct WrappedKey {
 	pub recipient_epoch: u32,
 	/// The HPKE-wrapped data key (opaque to the node).
 	pub wrapped: Vec<u8>,
+	/// The uploader's signed request that covers it (SCALE, opaque to the store): relayed with the
+	/// key so that another node can check who stored it and for which epochs.
+	pub upload: Vec<u8>,
 }
 
 /// A batch of read receipts submitted for anchoring, not yet seen final.
@@ -518,10 +521,11 @@ impl BlobStore {
 		data_epoch: u32,
 		recipient_epoch: u32,
 		wrapped: &[u8],
+		upload: &[u8],
 	) -> Result<(), StoreError> {
 		let mut key = key_prefix(record, recipient);
 		key.extend_from_slice(&data_epoch.to_be_bytes());
-		let value = WrappedKey { data_epoch, recipient_epoch, wrapped: wrapped.to_vec() };
+		let value = WrappedKey { data_epoch, recipient_epoch, wrapped: wrapped.to_vec(), upload: upload.to_vec() };
 		self.db.put_cf_opt(self.cf(CF_KEYS), key, value.encode(), &Self::synced())?;
 		Ok(())
 	}
@@ -540,6 +544,25 @@ impl BlobStore {
 			return WrappedKey::decode(&mut &value[..]).map_err(|e| StoreError::BadMetadata(e.to_string()));
 		}
 		Err(StoreError::NoWrappedKey)
+	}
+
+	/// Every wrapped key kept for `record`: (recipient, key), every recipient and data epoch.
+	pub fn wrapped_keys_of(&self, record: RecordId) -> Result<Vec<([u8; 32], WrappedKey)>, StoreError> {
+		let prefix = record.to_be_bytes();
+		let mode = rocksdb::IteratorMode::From(&prefix, rocksdb::Direction::Forward);
+		let mut keys = Vec::new();
+		for item in self.db.iterator_cf(self.cf(CF_KEYS), mode) {
+			let (key, value) = item?;
+			if !key.starts_with(&prefix) {
+				break;
+			}
+			let recipient: [u8; 32] = key
+				.get(8..40)
+				.and_then(|bytes| bytes.try_into().ok())
+				.ok_or_else(|| StoreError::BadMetadata("a wrapped key's database key is too short".into()))?;
+			keys.push((recipient, WrappedKey::decode(&mut &value[..]).map_err(|e| StoreError::BadMetadata(e.to_string()))?));
+		}
+		Ok(keys)
 	}
 
 	/// Deletes every wrapped key of `record` (its erasure is final).

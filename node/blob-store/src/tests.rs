@@ -149,19 +149,28 @@ fn wrapped_keys_are_kept_per_record_recipient_and_epoch() {
 	let dir = tempfile::tempdir().unwrap();
 	let store = open(&dir);
 	let (alice, bob) = ([1u8; 32], [2u8; 32]);
-	let wrapped = |data_epoch, recipient_epoch, bytes: &[u8]| WrappedKey { data_epoch, recipient_epoch, wrapped: bytes.to_vec() };
-	store.put_wrapped_key(7, &alice, 0, 0, b"k0").unwrap();
-	store.put_wrapped_key(7, &alice, 2, 0, b"k2").unwrap();
-	store.put_wrapped_key(7, &alice, 1, 0, b"k1").unwrap();
-	store.put_wrapped_key(7, &bob, 0, 3, b"b0").unwrap();
-	store.put_wrapped_key(8, &alice, 5, 0, b"other record").unwrap();
+	let wrapped = |data_epoch, recipient_epoch, bytes: &[u8]| WrappedKey {
+		data_epoch,
+		recipient_epoch,
+		wrapped: bytes.to_vec(),
+		upload: [b"signed ".as_slice(), bytes].concat(),
+	};
+	store.put_wrapped_key(7, &alice, 0, 0, b"k0", &[b"signed ".as_slice(), b"k0".as_slice()].concat()).unwrap();
+	store.put_wrapped_key(7, &alice, 2, 0, b"k2", &[b"signed ".as_slice(), b"k2".as_slice()].concat()).unwrap();
+	store.put_wrapped_key(7, &alice, 1, 0, b"k1", &[b"signed ".as_slice(), b"k1".as_slice()].concat()).unwrap();
+	store.put_wrapped_key(7, &bob, 0, 3, b"b0", &[b"signed ".as_slice(), b"b0".as_slice()].concat()).unwrap();
+	store.put_wrapped_key(8, &alice, 5, 0, b"other record", &[b"signed ".as_slice(), b"other record".as_slice()].concat()).unwrap();
 	assert_eq!(store.wrapped_key(7, &alice).unwrap(), wrapped(2, 0, b"k2"));
 	assert_eq!(store.wrapped_key(7, &bob).unwrap(), wrapped(0, 3, b"b0"));
 	// Bob rotated his key: the data key of epoch 0 is wrapped again, to his key of epoch 4.
-	store.put_wrapped_key(7, &bob, 0, 4, b"b0'").unwrap();
+	store.put_wrapped_key(7, &bob, 0, 4, b"b0'", &[b"signed ".as_slice(), b"b0'".as_slice()].concat()).unwrap();
 	assert_eq!(store.wrapped_key(7, &bob).unwrap(), wrapped(0, 4, b"b0'"));
 	assert_eq!(store.wrapped_key(6, &alice), Err(StoreError::NoWrappedKey));
+	let of_7 = store.wrapped_keys_of(7).unwrap();
+	assert_eq!(of_7.len(), 4, "three epochs for Alice, one for Bob");
+	assert!(of_7.iter().all(|(recipient, _)| *recipient == alice || *recipient == bob));
 	store.purge_wrapped_keys(7).unwrap();
+	assert!(store.wrapped_keys_of(7).unwrap().is_empty());
 	assert_eq!(store.wrapped_key(7, &alice), Err(StoreError::NoWrappedKey));
 	assert_eq!(store.wrapped_key(8, &alice).unwrap(), wrapped(5, 0, b"other record"));
 }

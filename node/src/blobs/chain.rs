@@ -6,7 +6,7 @@ use pallet_access_runtime_api::AccessApi;
 use pallet_consortium_runtime_api::ConsortiumApi;
 use pallet_keys_runtime_api::KeysApi;
 use pallet_records_runtime_api::RecordsApi;
-use phr_primitives::{Decision, KeyRecord, Moment, Purpose, RecordId, RecordInfo, Right};
+use phr_primitives::{Decision, GuardianPowers, KeyRecord, Moment, Purpose, RecordId, RecordInfo, Right, Role};
 use phr_runtime::{AccountId, BlockNumber, Hash, RuntimeEvent};
 use sc_client_api::StorageProvider;
 use sp_api::ProvideRuntimeApi;
@@ -41,6 +41,10 @@ impl ChainView<'_> {
 		self.client.info().finalized_hash
 	}
 
+	pub fn genesis(&self) -> Hash {
+		self.client.info().genesis_hash
+	}
+
 	pub fn best(&self) -> Hash {
 		self.client.info().best_hash
 	}
@@ -51,6 +55,56 @@ impl ChainView<'_> {
 
 	pub fn current_key(&self, at: Hash, who: &AccountId) -> Result<Option<KeyRecord<BlockNumber>>, ChainError> {
 		self.client.runtime_api().current_key(at, who.clone()).map_err(api_error("the account's keys"))
+	}
+
+	pub fn key_at(&self, at: Hash, who: &AccountId, epoch: u32) -> Result<Option<KeyRecord<BlockNumber>>, ChainError> {
+		self.client.runtime_api().key_at(at, who.clone(), epoch).map_err(api_error("the account's keys"))
+	}
+
+	/// Every member hospital with its validator account and node peer id.
+	pub fn members(&self, at: Hash) -> Result<Vec<(phr_primitives::HospitalId, AccountId, Vec<u8>)>, ChainError> {
+		let members = self.client.runtime_api().members(at).map_err(api_error("the members"))?;
+		Ok(members.into_iter().map(|(id, validator, node)| (id, validator, node.into_inner())).collect())
+	}
+
+	/// Whether `signer` is, or was at an earlier key epoch, `who`'s registered request key.
+	pub fn was_request_key_of(&self, at: Hash, who: &AccountId, signer: &[u8; 32]) -> Result<bool, ChainError> {
+		let Some(current) = self.current_key(at, who)? else { return Ok(false) };
+		if current.keys.request_signing == *signer {
+			return Ok(true);
+		}
+		for epoch in (0..current.epoch).rev() {
+			let earlier = self.key_at(at, who, epoch)?;
+			if earlier.is_some_and(|key| key.keys.request_signing == *signer) {
+				return Ok(true);
+			}
+		}
+		Ok(false)
+	}
+
+	/// Auditors and members' admins may read whole receipt batches (every patient's reads).
+	pub fn may_read_all_receipts(&self, at: Hash, who: &AccountId) -> Result<bool, ChainError> {
+		let roles = self.client.runtime_api().roles_of(at, who.clone()).map_err(api_error("the account's roles"))?;
+		Ok(roles.is_some_and(|(_, roles)| roles.contains(Role::Auditor) || roles.contains(Role::Admin)))
+	}
+
+	/// The patient, and a guardian of the patient with the read power, may read the receipts of
+	/// the patient's records.
+	pub fn may_read_receipts_of(&self, at: Hash, who: &AccountId, patient: &AccountId) -> Result<bool, ChainError> {
+		if who == patient {
+			return Ok(true);
+		}
+		let key = pallet_access::GuardianOf::<phr_runtime::Runtime>::hashed_key_for(patient, who);
+		let Some(data) = self
+			.client
+			.storage(at, &StorageKey(key))
+			.map_err(|e| ChainError(format!("cannot read the guardians of a patient at {at}: {e}")))?
+		else {
+			return Ok(false);
+		};
+		let powers = GuardianPowers::decode(&mut &data.0[..])
+			.map_err(|e| ChainError(format!("a guardianship does not decode (is this node older than the runtime?): {e}")))?;
+		Ok(powers.read)
 	}
 
 	pub fn record(&self, at: Hash, id: RecordId) -> Result<Option<Record>, ChainError> {
@@ -78,11 +132,6 @@ impl ChainView<'_> {
 			.runtime_api()
 			.decide(at, who.clone(), record, right, purpose, now)
 			.map_err(api_error("the access decision"))
-	}
-
-	pub fn member_nodes(&self, at: Hash) -> Result<Vec<Vec<u8>>, ChainError> {
-		let nodes = self.client.runtime_api().member_nodes(at).map_err(api_error("the member nodes"))?;
-		Ok(nodes.into_iter().map(|node| node.into_inner()).collect())
 	}
 
 	/// The events of block `at` (System::Events, decoded with this node's runtime types).

@@ -148,6 +148,16 @@ pub async fn run(blobs: Arc<Blobs>, anchor: Option<Anchor>) {
 				}
 				if let Some(anchor) = &anchor {
 					anchor.on_finalized(&blobs, *notification.header.number()).await;
+					// The hospital's escrow key, registered (or rotated) on chain by the same key.
+					let finalized = *notification.header.number();
+					if let Some(agent) = blobs.escrow.get() {
+						if let Some(call) = agent.registration_needed(&blobs, finalized) {
+							match anchor.submit_call(&blobs, call).await {
+								Ok(()) => agent.registration_submitted(finalized),
+								Err(error) => log::warn!(target: LOG_TARGET, "cannot register this hospital's escrow key yet: {error}"),
+							}
+						}
+					}
 				}
 			},
 			_ = ticks.tick() => {

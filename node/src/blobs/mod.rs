@@ -10,13 +10,14 @@
 //! - [`receipts`]: anchors batches of served reads on chain with the hospital's node key.
 
 pub mod chain;
+pub mod escrow;
 pub mod lifecycle;
 pub mod receipts;
 pub mod replication;
 pub mod rpc;
 
 use std::{
-	collections::HashMap,
+	collections::{HashMap, HashSet},
 	sync::{Arc, Mutex},
 	time::{SystemTime, UNIX_EPOCH},
 };
@@ -24,6 +25,7 @@ use std::{
 use phr_blob_store::BlobStore;
 use phr_primitives::CiphertextHash;
 use sc_network::service::traits::NetworkService;
+use sc_network_types::PeerId;
 
 use crate::service::FullClient;
 
@@ -45,7 +47,14 @@ pub struct Blobs {
 	pub store: Arc<BlobStore>,
 	pub client: Arc<FullClient>,
 	pub network: Arc<dyn NetworkService>,
+	/// This node's peer id bytes: signed requests must name it.
+	pub local_peer: Vec<u8>,
+	/// The other members' nodes at the latest finalized block: the only peers served and asked.
+	members: crate::permissioning::MemberNodes,
 	sessions: Mutex<HashMap<[u8; 16], ReadSession>>,
+	/// This node's role as its hospital's escrow agent for break-glass shares, once it has an
+	/// escrow key and a `phrn` account (set after the keystore is ready).
+	pub escrow: std::sync::OnceLock<escrow::EscrowAgent>,
 	/// Wakes the replication task when a ciphertext is wanted.
 	pub wanted: tokio::sync::Notify,
 	/// One fetch from peers at a time (the background task and an RPC repair never race).
@@ -53,15 +62,34 @@ pub struct Blobs {
 }
 
 impl Blobs {
-	pub fn new(store: Arc<BlobStore>, client: Arc<FullClient>, network: Arc<dyn NetworkService>) -> Blobs {
+	pub fn new(
+		store: Arc<BlobStore>,
+		client: Arc<FullClient>,
+		network: Arc<dyn NetworkService>,
+		members: crate::permissioning::MemberNodes,
+	) -> Blobs {
+		let local_peer = network.local_peer_id().to_bytes();
 		Blobs {
 			store,
 			client,
 			network,
+			local_peer,
+			members,
+			escrow: std::sync::OnceLock::new(),
 			sessions: Mutex::new(HashMap::new()),
 			wanted: tokio::sync::Notify::new(),
 			fetching: tokio::sync::Mutex::new(()),
 		}
+	}
+
+	/// The nodes of the other consortium members at the latest finalized block.
+	pub fn member_nodes(&self) -> HashSet<PeerId> {
+		self.members.snapshot()
+	}
+
+	/// Whether `peer` is another member's node at the latest finalized block.
+	pub fn is_member_node(&self, peer: &PeerId) -> bool {
+		self.members.contains(peer)
 	}
 
 	/// Opens a read session; returns its token.

@@ -86,6 +86,12 @@ impl Anchor {
 	}
 
 	async fn submit(&self, blobs: &Blobs, batch: &BatchInFlight) -> Result<(), String> {
+		let call = RuntimeCall::Access(pallet_access::Call::anchor_receipts { root: batch.root, count: batch.count });
+		self.submit_call(blobs, call).await
+	}
+
+	/// Signs `call` with the hospital's node key and submits it to the pool.
+	pub async fn submit_call(&self, blobs: &Blobs, call: RuntimeCall) -> Result<(), String> {
 		let client = &blobs.client;
 		let best = client.info().best_hash;
 		let api = client.runtime_api();
@@ -97,7 +103,6 @@ impl Anchor {
 			spec_version: version.spec_version,
 			transaction_version: version.transaction_version,
 		};
-		let call = RuntimeCall::Access(pallet_access::Call::anchor_receipts { root: batch.root, count: batch.count });
 		let mut signing_error = None;
 		let extrinsic = phr_runtime::signed_extrinsic(&context, call, account, nonce, |payload| {
 			match self.keystore.sr25519_sign(NODE_KEY_TYPE, &self.public, payload) {
@@ -116,7 +121,7 @@ impl Anchor {
 		self.pool
 			.submit_one(best, TransactionSource::Local, opaque)
 			.await
-			.map_err(|e| format!("the pool refused the anchoring extrinsic: {e}"))?;
+			.map_err(|e| format!("the pool refused the node's extrinsic: {e}"))?;
 		Ok(())
 	}
 }

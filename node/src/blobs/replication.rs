@@ -1,22 +1,28 @@
 //! Replication between member nodes over the node's own peer-to-peer network.
 //!
 //! Protocol `/phr/blob/1` (request-response, registered with the node's network backend: litep2p by
-//! default, libp2p with `--network-backend libp2p`; the network admits member nodes only):
-//! a request asks for one chunk of a ciphertext by hash; the answer carries the ciphertext's size,
-//! its chunk count and the chunk, or says the node does not have it (or that it was erased). A node
-//! serves only PINNED ciphertexts (registered and final), and never a chunk that fails its hash.
+//! default, libp2p with `--network-backend libp2p`): a request asks for one chunk of a ciphertext by
+//! hash, or for a record's wrapped data key for one recipient. A node answers only the nodes of
+//! consortium members at its latest finalized block (whatever the network layer let through): any
+//! other peer is refused, loses all reputation and is disconnected. A node serves only PINNED
+//! ciphertexts (registered and final), and never a chunk that fails its hash.
 //!
 //! The receiving side streams chunks into an upload of its own store, which checks the whole hash
-//! before it acknowledges, so a peer can never plant bytes other than the registered ones.
+//! before it acknowledges, so a peer can never plant bytes other than the registered ones. A
+//! wrapped key travels with the uploader's signed request, which the receiving node checks again
+//! (signature, the account's key, the wrapped bytes' hash, the record's key epoch, the uploader's
+//! right), so a peer cannot plant a key either.
 
 use std::{sync::Arc, time::Duration};
 
 use codec::{Decode, Encode};
 use phr_blob_store::{BlobState, StoreError, CHUNK_SIZE};
 use phr_primitives::CiphertextHash;
+use phr_primitives::{BlobMethod, SignedBlobRequest};
+use phr_runtime::{AccountId, Hash};
 use sc_network::{
 	config::{IncomingRequest, OutgoingResponse},
-	IfDisconnected, NetworkBackend, NetworkRequest, NetworkStateInfo,
+	IfDisconnected, NetworkBackend, NetworkPeers, NetworkRequest, ReputationChange,
 };
 use sc_network_types::PeerId;
 
@@ -38,6 +44,13 @@ pub enum WireRequest {
 	Chunk { hash: CiphertextHash, index: u32 },
 	/// The newest data key of `record` wrapped for `recipient`.
 	WrappedKey { record: phr_primitives::RecordId, recipient: [u8; 32] },
+	/// A break-glass opener's signed `ReleaseShare` request for the receiving node, relayed by the
+	/// node the opener's wallet talks to.
+	ReleaseShare { request: Vec<u8> },
+	/// A wrapped key (or escrow share) just uploaded here, pushed to every member with the
+	/// uploader's signed request: the receiving node checks it as an upload and keeps it, so a
+	/// reader or an escrow agent has it even when the node it was uploaded to is down.
+	StoreWrappedKey { upload: Vec<u8>, wrapped: Vec<u8> },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
@@ -45,8 +58,14 @@ pub enum WireResponse {
 	Chunk { size: u64, chunks: u32, bytes: Vec<u8> },
 	NotFound,
 	Erased,
-	/// (data-key epoch, recipient key epoch, wrapped key).
-	WrappedKey(u32, u32, Vec<u8>),
+	/// The wrapped key and the uploader's signed `UploadWrappedKey` request (SCALE) that covers it.
+	WrappedKey { upload: Vec<u8>, wrapped: Vec<u8> },
+	/// This node's hospital's escrow share, released to the opener.
+	Released(super::escrow::ReleasedShare),
+	/// The release (or the pushed key) was refused: the `phr_` error code and message.
+	Refused { code: i32, message: String },
+	/// The pushed key is kept.
+	Stored,
 }
 
 /// The protocol's configuration for the network, and the queue its requests arrive on.
@@ -68,9 +87,11 @@ pub fn protocol_config<N: NetworkBackend<Block, <Block as sp_runtime::traits::Bl
 fn answer(blobs: &Blobs, payload: &[u8]) -> Result<WireResponse, String> {
 	let (hash, index) = match WireRequest::decode(&mut &payload[..]).map_err(|e| format!("undecodable request: {e}"))? {
 		WireRequest::Chunk { hash, index } => (hash, index),
+		WireRequest::ReleaseShare { .. } => return Err("a release is served by `serve`, not here".into()),
+		WireRequest::StoreWrappedKey { upload, wrapped } => return Ok(store_pushed_key(blobs, &upload, &wrapped)),
 		WireRequest::WrappedKey { record, recipient } =>
 			return match blobs.store.wrapped_key(record, &recipient) {
-				Ok(key) => Ok(WireResponse::WrappedKey(key.data_epoch, key.recipient_epoch, key.wrapped)),
+				Ok(key) => Ok(WireResponse::WrappedKey { upload: key.upload, wrapped: key.wrapped }),
 				Err(StoreError::NoWrappedKey) => Ok(WireResponse::NotFound),
 				Err(error) => Err(error.to_string()),
 			},
@@ -95,9 +116,34 @@ fn answer(blobs: &Blobs, payload: &[u8]) -> Result<WireResponse, String> {
 	}
 }
 
-/// Serves peers' requests until the network stops.
+/// What a peer that is not a consortium member's node gets for asking: nothing, and a ban.
+const NOT_A_MEMBER: ReputationChange = ReputationChange::new_fatal("not a consortium member's node");
+
+/// Serves peers' requests until the network stops. Only member nodes are answered.
 pub async fn serve(blobs: Arc<Blobs>, requests: async_channel::Receiver<IncomingRequest>) {
 	while let Ok(request) = requests.recv().await {
+		if !blobs.is_member_node(&request.peer) {
+			log::warn!(target: LOG_TARGET, "refused {} on {PROTOCOL}: not a consortium member's node", request.peer);
+			let _ = request.pending_response.send(OutgoingResponse {
+				result: Err(()),
+				reputation_changes: vec![NOT_A_MEMBER],
+				sent_feedback: None,
+			});
+			blobs.network.disconnect_peer(request.peer, PROTOCOL.into());
+			continue;
+		}
+		if let Ok(WireRequest::ReleaseShare { request: release }) = WireRequest::decode(&mut &request.payload[..]) {
+			let response = match super::escrow::release(&blobs, &release).await {
+				Ok(share) => WireResponse::Released(share),
+				Err(error) => WireResponse::Refused { code: error.code(), message: error.message() },
+			};
+			let _ = request.pending_response.send(OutgoingResponse {
+				result: Ok(response.encode()),
+				reputation_changes: Vec::new(),
+				sent_feedback: None,
+			});
+			continue;
+		}
 		let result = match answer(&blobs, &request.payload) {
 			Ok(response) => Ok(response.encode()),
 			Err(error) => {
@@ -117,7 +163,8 @@ async fn ask(blobs: &Blobs, peer: PeerId, request: WireRequest) -> Result<WireRe
 	// Ciphertext is worth dialing a member for; a wrapped-key lookup sits in a reader's fetch, so it
 	// asks only members already connected rather than wait on a dial.
 	let connect = match request {
-		WireRequest::Chunk { .. } => IfDisconnected::TryConnect,
+		WireRequest::Chunk { .. } | WireRequest::ReleaseShare { .. } | WireRequest::StoreWrappedKey { .. } =>
+			IfDisconnected::TryConnect,
 		WireRequest::WrappedKey { .. } => IfDisconnected::ImmediateError,
 	};
 	let (bytes, _) = blobs
@@ -134,7 +181,7 @@ async fn fetch_from(blobs: &Blobs, peer: PeerId, hash: CiphertextHash) -> Result
 		WireResponse::Chunk { size, chunks, bytes } => (size, chunks, bytes),
 		WireResponse::NotFound => return Err("the peer does not have it".into()),
 		WireResponse::Erased => return Err("the peer says it was erased".into()),
-		WireResponse::WrappedKey(..) => return Err("the peer answered with a key, not a chunk".into()),
+		_ => return Err("the peer answered something else than a chunk".into()),
 	};
 	let store = &blobs.store;
 	let Some(upload) = store.begin_upload(hash, size).map_err(|e| e.to_string())? else {
@@ -161,9 +208,7 @@ async fn fetch_from(blobs: &Blobs, peer: PeerId, hash: CiphertextHash) -> Result
 
 /// The member nodes to ask, this node excluded, from the finalized member list.
 fn peers(blobs: &Blobs) -> Vec<PeerId> {
-	let chain = ChainView { client: &blobs.client };
-	let nodes = chain.member_nodes(chain.finalized()).unwrap_or_default();
-	crate::permissioning::authorized_peers(&nodes, &blobs.network.local_peer_id()).into_iter().collect()
+	blobs.member_nodes().into_iter().collect()
 }
 
 /// Fetches a registered ciphertext this node lacks from any member node that has it, and pins it.
@@ -193,30 +238,141 @@ pub async fn fetch_from_peers(blobs: &Blobs, hash: CiphertextHash) -> Result<(),
 }
 
 /// Asks the member nodes for the newest wrapped key of `record` for `recipient` with a data-key
-/// epoch of at least `min_epoch`, and keeps it here. Wrapped keys are uploaded to one node and
-/// fetched from the others when a reader first asks there.
+/// epoch of at least `min_epoch`, checks each answer as an upload would be checked at the finalized
+/// block `at`, and keeps the best one here. Wrapped keys are uploaded to one node and fetched from
+/// the others when a reader first asks there.
 pub async fn fetch_wrapped_key(
 	blobs: &Blobs,
+	at: Hash,
 	record: phr_primitives::RecordId,
-	recipient: [u8; 32],
+	recipient: &AccountId,
 	min_epoch: u32,
 ) -> Option<phr_blob_store::WrappedKey> {
+	let recipient_bytes: [u8; 32] = *AsRef::<[u8; 32]>::as_ref(recipient);
 	let mut best: Option<phr_blob_store::WrappedKey> = None;
 	for peer in peers(blobs) {
-		if let Ok(WireResponse::WrappedKey(data_epoch, recipient_epoch, wrapped)) =
-			ask(blobs, peer, WireRequest::WrappedKey { record, recipient }).await
-		{
-			let newer = best.as_ref().map_or(true, |b| (data_epoch, recipient_epoch) > (b.data_epoch, b.recipient_epoch));
-			if data_epoch >= min_epoch && newer {
-				best = Some(phr_blob_store::WrappedKey { data_epoch, recipient_epoch, wrapped });
-			}
+		let Ok(WireResponse::WrappedKey { upload, wrapped }) =
+			ask(blobs, peer, WireRequest::WrappedKey { record, recipient: recipient_bytes }).await
+		else {
+			continue;
+		};
+		let key = match relayed_key(blobs, at, record, recipient, &upload, &wrapped) {
+			Ok(key) => key,
+			Err(why) => {
+				log::warn!(target: LOG_TARGET, "{peer} relayed a wrapped key of record {record} that fails its checks: {why}");
+				blobs.network.report_peer(peer, ReputationChange::new(i32::MIN / 2, "relayed an invalid wrapped key"));
+				continue;
+			},
+		};
+		let newer = best.as_ref().map_or(true, |b| (key.data_epoch, key.recipient_epoch) > (b.data_epoch, b.recipient_epoch));
+		if key.data_epoch >= min_epoch && newer {
+			best = Some(key);
 		}
 	}
 	let key = best?;
-	if let Err(error) = blobs.store.put_wrapped_key(record, &recipient, key.data_epoch, key.recipient_epoch, &key.wrapped) {
+	if let Err(error) =
+		blobs.store.put_wrapped_key(record, &recipient_bytes, key.data_epoch, key.recipient_epoch, &key.wrapped, &key.upload)
+	{
 		log::warn!(target: LOG_TARGET, "cannot keep a wrapped key fetched from a peer: {error}");
 	}
 	Some(key)
+}
+
+/// A wrapped key a peer relayed, checked as its upload was: the uploader's signature by one of the
+/// account's registered request keys, for this record and recipient, over these bytes, at the
+/// record's current key epoch, by an account that may append to the record.
+fn relayed_key(
+	blobs: &Blobs,
+	at: Hash,
+	record: phr_primitives::RecordId,
+	recipient: &AccountId,
+	upload: &[u8],
+	wrapped: &[u8],
+) -> Result<phr_blob_store::WrappedKey, String> {
+	let signed = SignedBlobRequest::<AccountId>::decode(&mut &upload[..]).map_err(|e| format!("undecodable upload: {e}"))?;
+	signed.verify_signature().map_err(|e| format!("{e:?}"))?;
+	let chain = ChainView { client: &blobs.client };
+	if signed.request.genesis != chain.genesis() {
+		return Err("signed for another chain".into());
+	}
+	let BlobMethod::UploadWrappedKey { recipient: signed_recipient, data_epoch, recipient_epoch, .. } = &signed.request.method
+	else {
+		return Err("not a wrapped-key upload".into());
+	};
+	if signed_recipient != recipient || signed.request.subject != phr_primitives::BlobSubject::Record(record) {
+		return Err("signed for another record or recipient".into());
+	}
+	if !chain.was_request_key_of(at, &signed.request.account, &signed.signer).map_err(|e| e.to_string())? {
+		return Err("the signer was never the uploader's registered request key".into());
+	}
+	super::rpc::check_wrapped_key_upload(&chain, at, &signed, wrapped).map_err(|e| format!("{e:?}"))?;
+	Ok(phr_blob_store::WrappedKey {
+		data_epoch: *data_epoch,
+		recipient_epoch: *recipient_epoch,
+		wrapped: wrapped.to_vec(),
+		upload: upload.to_vec(),
+	})
+}
+
+/// Checks a pushed wrapped key as its upload was checked, at this node's finalized block, and
+/// keeps it.
+fn store_pushed_key(blobs: &Blobs, upload: &[u8], wrapped: &[u8]) -> WireResponse {
+	let checked = SignedBlobRequest::<AccountId>::decode(&mut &upload[..])
+		.map_err(|e| format!("undecodable upload: {e}"))
+		.and_then(|signed| match (&signed.request.method, signed.request.subject.clone()) {
+			(BlobMethod::UploadWrappedKey { recipient, .. }, phr_primitives::BlobSubject::Record(record)) => {
+				let at = ChainView { client: &blobs.client }.finalized();
+				relayed_key(blobs, at, record, recipient, upload, wrapped).map(|key| (record, recipient.clone(), key))
+			},
+			_ => Err("not a wrapped-key upload of a record".into()),
+		});
+	let (record, recipient, key) = match checked {
+		Ok(checked) => checked,
+		Err(why) => return WireResponse::Refused { code: 4009, message: why },
+	};
+	let recipient: [u8; 32] = *AsRef::<[u8; 32]>::as_ref(&recipient);
+	match blobs.store.put_wrapped_key(record, &recipient, key.data_epoch, key.recipient_epoch, &key.wrapped, &key.upload) {
+		Ok(()) => WireResponse::Stored,
+		Err(error) => WireResponse::Refused { code: 4012, message: error.to_string() },
+	}
+}
+
+/// Pushes a wrapped key just uploaded here to every other member node, with its signed upload.
+/// A node that refuses it (its finalized block may still lag behind the record's key epoch) is
+/// asked again a few seconds later; one that stays unreachable fetches the key on demand.
+pub async fn push_wrapped_key(blobs: Arc<Blobs>, upload: Vec<u8>, wrapped: Vec<u8>) {
+	let pushes = peers(&blobs).into_iter().map(|peer| {
+		let (blobs, upload, wrapped) = (blobs.clone(), upload.clone(), wrapped.clone());
+		async move {
+			for attempt in 1..=3u32 {
+				let request = WireRequest::StoreWrappedKey { upload: upload.clone(), wrapped: wrapped.clone() };
+				match ask(&blobs, peer, request).await {
+					Ok(WireResponse::Stored) => return,
+					Ok(WireResponse::Refused { message, .. }) if attempt == 3 =>
+						log::debug!(target: LOG_TARGET, "{peer} did not keep a pushed wrapped key: {message}"),
+					Err(error) if attempt == 3 => log::debug!(target: LOG_TARGET, "cannot push a wrapped key to {peer}: {error}"),
+					_ => {},
+				}
+				tokio::time::sleep(Duration::from_secs(3)).await;
+			}
+		}
+	});
+	futures::future::join_all(pushes).await;
+}
+
+/// Relays a break-glass opener's signed release request to the member node it names.
+pub async fn relay_release(
+	blobs: &Blobs,
+	peer: PeerId,
+	request: Vec<u8>,
+) -> Result<super::escrow::ReleasedShare, super::rpc::BlobRpcError> {
+	use super::rpc::BlobRpcError;
+	match ask(blobs, peer, WireRequest::ReleaseShare { request }).await {
+		Ok(WireResponse::Released(share)) => Ok(share),
+		Ok(WireResponse::Refused { code, message }) => Err(BlobRpcError::Remote { code, message }),
+		Ok(_) => Err(BlobRpcError::Unavailable(format!("member node {peer} answered something else than a share"))),
+		Err(why) => Err(BlobRpcError::Unavailable(format!("member node {peer} is not reachable: {why}"))),
+	}
 }
 
 /// Fetches every wanted ciphertext, when woken and every [`RETRY_EVERY`].

@@ -1,18 +1,21 @@
 //! The `phr_` JSON-RPC namespace: the blob store as readers and uploaders see it.
 //!
-//! Every call that touches a record or uploads is signed: its first parameter is a SCALE-encoded
-//! [`SignedBlobRequest`] (0x-hex), signed with the ed25519 request key the account registered on
-//! chain (`Keys::register_keys`). Binary payloads (chunks, wrapped keys) are standard base64.
-//! The node checks, in this order: the method the request was signed for, the signature, the
-//! expiry (and that it is at most 10 minutes ahead), that the key is the account's registered one
-//! at the finalized block, and the nonce (each is accepted once). Then the chain's rules at the
-//! FINALIZED block: the record exists and is not erased, and `AccessApi::decide` allows the account.
+//! Every call that touches a record, uploads or reads receipts is signed: its first parameter is a
+//! SCALE-encoded [`SignedBlobRequest`] (0x-hex), signed with the ed25519 request key the account
+//! registered on chain (`Keys::register_keys`). Binary payloads (chunks, wrapped keys) are standard
+//! base64. The node checks, in this order: the signature and the expiry (at most 10 minutes
+//! ahead), that the request names this chain's genesis and THIS node's peer id (so it cannot be
+//! replayed at another node or on another chain), that it was signed for this method with exactly
+//! these parameters, that the key is the account's registered one at the finalized block, and the
+//! nonce (each is accepted once). Then the chain's rules at the FINALIZED block: the record exists
+//! and is not erased, and `AccessApi::decide` allows the account.
 //!
 //! Errors carry a distinct code (documented in docs/blob-store.md):
 //! 4001 bad signature, 4002 expired, 4003 replayed, 4004 too large, 4005 unknown record or
 //! ciphertext, 4006 not yet final, 4007 access denied (`data` holds the decision's reason),
 //! 4008 erased, 4009 malformed request, 4010 unavailable (no intact copy here or at any peer),
-//! 4011 busy, 4012 internal error.
+//! 4011 busy, 4012 internal error, 4013 signed for another chain, 4014 signed for another node,
+//! 4015 wrong key epoch, 4016 not allowed to read these receipts.
 
 use std::sync::Arc;
 
@@ -21,7 +24,9 @@ use codec::{Decode, Encode};
 use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
 use phr_blob_store::{BlobState, StoreError, CHUNK_SIZE};
 use phr_primitives::{
-	BlobMethod, BlobSubject, CiphertextHash, Decision, Purpose, RecordId, RequestError, Right, SignedBlobRequest,
+	receipts::{inclusion_proof, InclusionProof},
+	BlobMethod, BlobSubject, CiphertextHash, Decision, Purpose, ReadReceipt, RecordId, RequestError, Right,
+	SignedBlobRequest,
 };
 use phr_runtime::{AccountId, Hash};
 use serde::{Deserialize, Serialize};
@@ -47,6 +52,12 @@ pub enum BlobRpcError {
 	Unavailable(String),
 	Busy(String),
 	Internal(String),
+	WrongChain,
+	WrongNode,
+	WrongEpoch(String),
+	Forbidden(String),
+	/// A member node refused a request this node relayed to it: its code and message.
+	Remote { code: i32, message: String },
 }
 
 impl BlobRpcError {
@@ -64,10 +75,15 @@ impl BlobRpcError {
 			BlobRpcError::Unavailable(_) => 4010,
 			BlobRpcError::Busy(_) => 4011,
 			BlobRpcError::Internal(_) => 4012,
+			BlobRpcError::WrongChain => 4013,
+			BlobRpcError::WrongNode => 4014,
+			BlobRpcError::WrongEpoch(_) => 4015,
+			BlobRpcError::Forbidden(_) => 4016,
+			BlobRpcError::Remote { code, .. } => *code,
 		}
 	}
 
-	fn message(&self) -> String {
+	pub fn message(&self) -> String {
 		match self {
 			BlobRpcError::BadSignature(why) => format!("bad signature: {why}"),
 			BlobRpcError::Expired => "the request has expired: sign a new one with a later expiry".into(),
@@ -82,6 +98,13 @@ impl BlobRpcError {
 			BlobRpcError::Unavailable(why) => format!("unavailable: {why}"),
 			BlobRpcError::Busy(why) => format!("busy: {why}"),
 			BlobRpcError::Internal(why) => format!("internal error: {why}"),
+			BlobRpcError::WrongChain =>
+				"the request was signed for another chain (genesis hash): sign it for this chain".into(),
+			BlobRpcError::WrongNode =>
+				"the request was signed for another node (peer id): sign a new request for this node".into(),
+			BlobRpcError::WrongEpoch(why) => format!("wrong key epoch: {why}"),
+			BlobRpcError::Forbidden(why) => format!("not allowed: {why}"),
+			BlobRpcError::Remote { message, .. } => message.clone(),
 		}
 	}
 }
@@ -188,13 +211,16 @@ pub struct StoreStatus {
 	pub finalized_cursor: Option<u32>,
 }
 
-/// Answer of `phr_receiptBatch`: the signed requests of an anchored batch, in leaf order.
+/// Answer of `phr_receiptBatch`: read receipts of an anchored batch, each with its proof of
+/// inclusion under the batch's root on chain.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptBatchAnswer {
 	pub batch: u64,
+	/// Receipts in the whole batch (what the chain's count says).
 	pub count: u32,
-	/// Each a SCALE-encoded `SignedBlobRequest` (0x-hex).
+	/// Each a SCALE-encoded `(ReadReceipt, InclusionProof)` (0x-hex): every receipt of the batch
+	/// for an auditor or a member's admin, only those about the patient's records otherwise.
 	pub receipts: Vec<Bytes>,
 }
 
@@ -213,8 +239,10 @@ pub trait PhrApi {
 	#[method(name = "uploadFinish")]
 	fn upload_finish(&self, upload: String) -> RpcResult<BlobStatus>;
 
-	/// Stores `record`'s data key wrapped to `recipient`; signed for `UploadWrappedKey` by an account
-	/// the chain allows to append to the record (its patient, a guardian, a granted author).
+	/// Stores `record`'s data key wrapped to `recipient`; signed for `UploadWrappedKey` with these
+	/// exact parameters (and the wrapped bytes' hash) by an account the chain allows to append to
+	/// the record (its patient, a guardian, a granted author). `data_epoch` must be the record's key
+	/// epoch on chain and `recipient_epoch` the recipient's current key epoch.
 	#[method(name = "putWrappedKey")]
 	fn put_wrapped_key(
 		&self,
@@ -243,10 +271,33 @@ pub trait PhrApi {
 	#[method(name = "storeStatus")]
 	fn store_status(&self) -> RpcResult<StoreStatus>;
 
-	/// The receipts of an anchored batch this node served, to verify against the chain's root.
+	/// The receipts of an anchored batch this node served, to verify against the chain's root;
+	/// signed for `Receipts { batch }` with subject `Patient(patient)`. An auditor or a member's
+	/// admin gets every receipt of the batch; the patient, or a guardian of the patient with the
+	/// read power, gets the receipts of the patient's records only; anyone else is refused (4016).
 	#[method(name = "receiptBatch")]
-	fn receipt_batch(&self, batch: u64) -> RpcResult<ReceiptBatchAnswer>;
+	fn receipt_batch(&self, request: Bytes, batch: u64) -> RpcResult<ReceiptBatchAnswer>;
+
+	/// Break-glass: each request, signed for `ReleaseShare { emergency }` with a record as subject
+	/// and ONE member node as `node`, is served here when it names this node and relayed to the node
+	/// it names otherwise. Each node releases its hospital's escrow share of the record's current
+	/// data key, sealed to the signer, only under the signer's final, open emergency opening, and
+	/// receipts it. One answer per request, in order.
+	#[method(name = "releaseShares")]
+	async fn release_shares(&self, requests: Vec<Bytes>) -> RpcResult<Vec<ReleaseOutcome>>;
 }
+
+/// One answer of `phr_releaseShares`: the released share, or why that node did not release it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseOutcome {
+	pub share: Option<super::escrow::ReleasedShare>,
+	pub error_code: Option<i32>,
+	pub error: Option<String>,
+}
+
+/// Most release requests in one `phr_releaseShares` call (one per member node).
+pub const MAX_RELEASE_REQUESTS: usize = 64;
 
 /// The RPC handler.
 pub struct PhrRpc {
@@ -262,58 +313,84 @@ impl PhrRpc {
 		ChainView { client: &self.blobs.client }
 	}
 
-	/// Decodes and checks a signed request for `method`: signature, expiry, registered key, nonce.
-	/// Returns it with the finalized block the checks used.
-	fn authenticate(&self, request: &[u8], method: BlobMethod) -> Result<(SignedBlobRequest<AccountId>, Hash)> {
-		let signed = SignedBlobRequest::<AccountId>::decode(&mut &request[..])
-			.map_err(|e| BlobRpcError::Malformed(format!("the request is not a SCALE-encoded SignedBlobRequest: {e}")))?;
-		if signed.request.method != method {
-			return Err(BlobRpcError::Malformed(format!(
-				"the request was signed for {:?}, not {method:?}",
-				signed.request.method
-			)));
-		}
-		let now = now_ms();
-		signed.verify(now).map_err(|error| match error {
-			RequestError::MalformedKey => BlobRpcError::BadSignature("the signer is not a valid ed25519 key".into()),
-			RequestError::BadSignature => BlobRpcError::BadSignature("the signature does not match the request".into()),
-			RequestError::Expired => BlobRpcError::Expired,
-		})?;
-		if signed.request.expires_at_ms > now.saturating_add(MAX_REQUEST_LIFETIME_MS) {
-			return Err(BlobRpcError::Malformed("the request expires more than 10 minutes from now".into()));
-		}
-		let chain = self.chain();
-		let at = chain.finalized();
-		let key = chain.current_key(at, &signed.request.account)?.ok_or_else(|| {
-			BlobRpcError::BadSignature("the account has no request key registered at the finalized block".into())
-		})?;
-		if key.keys.request_signing != signed.signer {
-			return Err(BlobRpcError::BadSignature(
-				"the signer is not the account's registered request key at the finalized block".into(),
-			));
-		}
-		self.blobs.store.use_nonce(&signed.signer, &signed.request.nonce, signed.request.expires_at_ms)?;
-		Ok((signed, at))
+	fn authenticate(&self, request: &[u8], expected: &BlobMethod<AccountId>) -> Result<(SignedBlobRequest<AccountId>, Hash)> {
+		authenticate(&self.blobs, request, expected)
 	}
 
-	/// The record `id` at the finalized block, or the error that explains its absence.
 	fn final_record(&self, at: Hash, id: RecordId) -> Result<Record> {
-		let chain = self.chain();
-		match chain.record(at, id)? {
-			Some(record) if record.is_erased() => Err(BlobRpcError::Erased(format!("record {id}"))),
-			Some(record) => Ok(record),
-			None if chain.record(chain.best(), id)?.is_some() => Err(BlobRpcError::NotFinal(id)),
-			None => Err(BlobRpcError::Unknown(format!("record {id}"))),
-		}
+		final_record(&self.chain(), at, id)
 	}
 
 	fn record_subject(signed: &SignedBlobRequest<AccountId>) -> Result<RecordId> {
-		match signed.request.subject {
-			BlobSubject::Record(id) => Ok(id),
-			BlobSubject::Ciphertext(_) => Err(BlobRpcError::Malformed("the request's subject must be a record".into())),
-		}
+		record_subject(signed)
 	}
+}
 
+/// Decodes and checks a signed request for exactly `expected` (method and parameters): signature,
+/// expiry, this chain, this node, registered key, nonce. Returns it with the finalized block the
+/// checks used.
+pub fn authenticate(
+	blobs: &Blobs,
+	request: &[u8],
+	expected: &BlobMethod<AccountId>,
+) -> Result<(SignedBlobRequest<AccountId>, Hash)> {
+	let signed = SignedBlobRequest::<AccountId>::decode(&mut &request[..])
+		.map_err(|e| BlobRpcError::Malformed(format!("the request is not a SCALE-encoded SignedBlobRequest: {e}")))?;
+	let now = now_ms();
+	signed.verify(now).map_err(|error| match error {
+		RequestError::MalformedKey => BlobRpcError::BadSignature("the signer is not a valid ed25519 key".into()),
+		RequestError::BadSignature => BlobRpcError::BadSignature("the signature does not match the request".into()),
+		RequestError::Expired => BlobRpcError::Expired,
+	})?;
+	let chain = ChainView { client: &blobs.client };
+	if signed.request.genesis != chain.genesis() {
+		return Err(BlobRpcError::WrongChain);
+	}
+	if signed.request.node[..] != blobs.local_peer[..] {
+		return Err(BlobRpcError::WrongNode);
+	}
+	if signed.request.method != *expected {
+		return Err(BlobRpcError::Malformed(if signed.request.method.name() == expected.name() {
+			format!("the request was signed for {:?}, not for these parameters ({expected:?})", signed.request.method)
+		} else {
+			format!("the request was signed for {}, not {}", signed.request.method.name(), expected.name())
+		}));
+	}
+	if signed.request.expires_at_ms > now.saturating_add(MAX_REQUEST_LIFETIME_MS) {
+		return Err(BlobRpcError::Malformed("the request expires more than 10 minutes from now".into()));
+	}
+	let at = chain.finalized();
+	let key = chain.current_key(at, &signed.request.account)?.ok_or_else(|| {
+		BlobRpcError::BadSignature("the account has no request key registered at the finalized block".into())
+	})?;
+	if key.keys.request_signing != signed.signer {
+		return Err(BlobRpcError::BadSignature(
+			"the signer is not the account's registered request key at the finalized block".into(),
+		));
+	}
+	blobs.store.use_nonce(&signed.signer, &signed.request.nonce, signed.request.expires_at_ms)?;
+	Ok((signed, at))
+}
+
+/// The record `id` at the finalized block `at`, or the error that explains its absence.
+pub fn final_record(chain: &ChainView<'_>, at: Hash, id: RecordId) -> Result<Record> {
+	match chain.record(at, id)? {
+		Some(record) if record.is_erased() => Err(BlobRpcError::Erased(format!("record {id}"))),
+		Some(record) => Ok(record),
+		None if chain.record(chain.best(), id)?.is_some() => Err(BlobRpcError::NotFinal(id)),
+		None => Err(BlobRpcError::Unknown(format!("record {id}"))),
+	}
+}
+
+/// The record a request is about.
+pub fn record_subject(signed: &SignedBlobRequest<AccountId>) -> Result<RecordId> {
+	match signed.request.subject {
+		BlobSubject::Record(id) => Ok(id),
+		_ => Err(BlobRpcError::Malformed("the request's subject must be a record".into())),
+	}
+}
+
+impl PhrRpc {
 	fn upload_id(token: &str) -> Result<u64> {
 		u64::from_str_radix(token, 16).map_err(|_| BlobRpcError::Malformed(format!("'{token}' is not an upload token")))
 	}
@@ -354,7 +431,7 @@ impl PhrRpc {
 
 	async fn do_fetch(&self, request: Bytes, purpose: Option<String>) -> Result<FetchAnswer> {
 		let purpose = parse_purpose(purpose.as_deref())?;
-		let (signed, at) = self.authenticate(&request, BlobMethod::Fetch)?;
+		let (signed, at) = self.authenticate(&request, &BlobMethod::Fetch { purpose })?;
 		let id = Self::record_subject(&signed)?;
 		let record = self.final_record(at, id)?;
 		let reader = &signed.request.account;
@@ -375,7 +452,7 @@ impl PhrRpc {
 		// record's current data key.
 		let wrapped_key = match local {
 			Some(key) if key.data_epoch >= record.key_epoch => Some(key),
-			stale => replication::fetch_wrapped_key(&self.blobs, id, recipient, record.key_epoch).await.or(stale),
+			stale => replication::fetch_wrapped_key(&self.blobs, at, id, reader, record.key_epoch).await.or(stale),
 		}
 		.map(|key| WrappedKeyAnswer {
 			data_epoch: key.data_epoch,
@@ -383,7 +460,7 @@ impl PhrRpc {
 			wrapped: base64::engine::general_purpose::STANDARD.encode(key.wrapped),
 		});
 		// The receipt: kept before a byte leaves the node, anchored on chain in the next batch.
-		self.blobs.store.append_receipt(&signed.encode())?;
+		self.blobs.store.append_receipt(&ReadReceipt { request: signed, basis, decided_at: at }.encode())?;
 		let (data, session) = if meta.chunks() <= 1 {
 			(Some(base64::engine::general_purpose::STANDARD.encode(first)), None)
 		} else {
@@ -407,16 +484,10 @@ impl PhrRpc {
 }
 
 fn parse_purpose(purpose: Option<&str>) -> Result<Purpose> {
-	match purpose.unwrap_or("treatment") {
-		"treatment" => Ok(Purpose::Treatment),
-		"emergency" => Ok(Purpose::Emergency),
-		other => match other.strip_prefix("research:").map(str::parse) {
-			Some(Ok(code)) => Ok(Purpose::Research(code)),
-			_ => Err(BlobRpcError::Malformed(format!(
-				"purpose '{other}': expected 'treatment', 'emergency' or 'research:<code>'"
-			))),
-		},
-	}
+	let text = purpose.unwrap_or("treatment");
+	Purpose::from_param(text).ok_or_else(|| {
+		BlobRpcError::Malformed(format!("purpose '{text}': expected 'treatment', 'emergency' or 'research:<code>'"))
+	})
 }
 
 fn decode_base64(data: &str, what: &str) -> Result<Vec<u8>> {
@@ -428,7 +499,7 @@ fn decode_base64(data: &str, what: &str) -> Result<Vec<u8>> {
 #[jsonrpsee::core::async_trait]
 impl PhrApiServer for PhrRpc {
 	fn upload_begin(&self, request: Bytes, size: u64) -> RpcResult<UploadStarted> {
-		let (signed, at) = self.authenticate(&request, BlobMethod::UploadCiphertext)?;
+		let (signed, at) = self.authenticate(&request, &BlobMethod::UploadCiphertext { size })?;
 		let BlobSubject::Ciphertext(hash) = signed.request.subject else {
 			return Err(BlobRpcError::Malformed("an upload's subject must be the ciphertext hash".into()).into());
 		};
@@ -469,23 +540,26 @@ impl PhrApiServer for PhrRpc {
 		recipient_epoch: u32,
 		wrapped: String,
 	) -> RpcResult<()> {
-		let (signed, at) = self.authenticate(&request, BlobMethod::UploadWrappedKey)?;
-		let id = Self::record_subject(&signed)?;
-		self.final_record(at, id)?;
-		if let Decision::Denied(denial) =
-			self.chain().decide(at, &signed.request.account, id, Right::Append, Purpose::Treatment, now_ms()).map_err(BlobRpcError::from)?
-		{
-			return Err(BlobRpcError::Denied(denial).into());
-		}
 		let wrapped = decode_base64(&wrapped, "the wrapped key")?;
-		if wrapped.is_empty() || wrapped.len() > 1024 {
-			return Err(BlobRpcError::Malformed("a wrapped key is 1 to 1024 bytes".into()).into());
+		if wrapped.is_empty() || wrapped.len() > MAX_WRAPPED_KEY_LEN {
+			return Err(BlobRpcError::Malformed(format!("a wrapped key is 1 to {MAX_WRAPPED_KEY_LEN} bytes")).into());
 		}
-		let recipient: &[u8; 32] = recipient.as_ref();
+		let expected = BlobMethod::UploadWrappedKey {
+			recipient: recipient.clone(),
+			data_epoch,
+			recipient_epoch,
+			wrapped: phr_primitives::ciphertext_hash(&wrapped),
+		};
+		let (signed, at) = self.authenticate(&request, &expected)?;
+		let id = Self::record_subject(&signed)?;
+		check_wrapped_key_upload(&self.chain(), at, &signed, &wrapped)?;
+		let upload = signed.encode();
 		self.blobs
 			.store
-			.put_wrapped_key(id, recipient, data_epoch, recipient_epoch, &wrapped)
+			.put_wrapped_key(id, recipient.as_ref(), data_epoch, recipient_epoch, &wrapped, &upload)
 			.map_err(BlobRpcError::from)?;
+		// Every member keeps it too: readers and escrow agents need it when this node is down.
+		tokio::spawn(replication::push_wrapped_key(self.blobs.clone(), upload, wrapped));
 		Ok(())
 	}
 
@@ -535,13 +609,116 @@ impl PhrApiServer for PhrRpc {
 		})
 	}
 
-	fn receipt_batch(&self, batch: u64) -> RpcResult<ReceiptBatchAnswer> {
+	fn receipt_batch(&self, request: Bytes, batch: u64) -> RpcResult<ReceiptBatchAnswer> {
+		let (signed, at) = self.authenticate(&request, &BlobMethod::Receipts { batch })?;
+		let BlobSubject::Patient(patient) = &signed.request.subject else {
+			return Err(BlobRpcError::Malformed("a receipts request's subject must be a patient".into()).into());
+		};
+		let everything = self.chain().may_read_all_receipts(at, &signed.request.account).map_err(BlobRpcError::from)?;
+		if !everything && !self.chain().may_read_receipts_of(at, &signed.request.account, patient).map_err(BlobRpcError::from)? {
+			return Err(BlobRpcError::Forbidden(
+				"receipts go to the patient, a guardian with the read power, an auditor or a member's admin".into(),
+			)
+			.into());
+		}
 		let store = &self.blobs.store;
 		let (first, count) = store
 			.anchored_batch(batch)
 			.map_err(BlobRpcError::from)?
 			.ok_or_else(|| BlobRpcError::Unknown(format!("batch {batch} (not anchored by this node)")))?;
-		let receipts = store.receipts(first, count).map_err(BlobRpcError::from)?.into_iter().map(Bytes).collect();
-		Ok(ReceiptBatchAnswer { batch, count, receipts })
+		let stored = store.receipts(first, count).map_err(BlobRpcError::from)?;
+		let receipts = stored
+			.iter()
+			.map(|bytes| {
+				ReadReceipt::<AccountId>::decode(&mut &bytes[..])
+					.map_err(|e| BlobRpcError::Internal(format!("a stored receipt does not decode: {e}")))
+			})
+			.collect::<Result<Vec<_>>>()?;
+		let leaves: Vec<_> = receipts.iter().map(|r| r.receipt_hash()).collect();
+		let mut owners = std::collections::BTreeMap::<RecordId, Option<AccountId>>::new();
+		let mut answer = Vec::new();
+		for (index, receipt) in receipts.into_iter().enumerate() {
+			if !everything {
+				let BlobSubject::Record(record) = receipt.request.request.subject else { continue };
+				let owner = match owners.get(&record) {
+					Some(owner) => owner.clone(),
+					None => {
+						let owner = self.chain().record(at, record).map_err(BlobRpcError::from)?.map(|r| r.patient);
+						owners.insert(record, owner.clone());
+						owner
+					},
+				};
+				if owner.as_ref() != Some(patient) {
+					continue;
+				}
+			}
+			let proof: InclusionProof = inclusion_proof(&leaves, index as u32)
+				.ok_or_else(|| BlobRpcError::Internal("a receipt outside its batch".into()))?;
+			answer.push(Bytes((receipt, proof).encode()));
+		}
+		Ok(ReceiptBatchAnswer { batch, count, receipts: answer })
 	}
+
+	async fn release_shares(&self, requests: Vec<Bytes>) -> RpcResult<Vec<ReleaseOutcome>> {
+		if requests.len() > MAX_RELEASE_REQUESTS {
+			return Err(BlobRpcError::TooLarge { size: requests.len() as u64, max: MAX_RELEASE_REQUESTS as u64 }.into());
+		}
+		let outcomes = super::escrow::release_all(self.blobs.clone(), requests.into_iter().map(|r| r.0).collect()).await;
+		Ok(outcomes
+			.into_iter()
+			.map(|outcome| match outcome {
+				Ok(share) => ReleaseOutcome { share: Some(share), error_code: None, error: None },
+				Err(error) => ReleaseOutcome { share: None, error_code: Some(error.code()), error: Some(error.message()) },
+			})
+			.collect())
+	}
+}
+
+/// Most bytes of one wrapped data key (an HPKE encapsulated key and a sealed 32-byte key).
+pub const MAX_WRAPPED_KEY_LEN: usize = 1024;
+
+/// Whether `signed` (already known to carry a valid signature for `UploadWrappedKey`) may store
+/// `wrapped` at the finalized block `at`: the bytes are the ones signed, the data epoch is the
+/// record's key epoch on chain, the recipient epoch is the recipient's current key epoch, and
+/// the signer may append to the record. Used for uploads and for keys relayed by peers.
+pub fn check_wrapped_key_upload(
+	chain: &ChainView<'_>,
+	at: Hash,
+	signed: &SignedBlobRequest<AccountId>,
+	wrapped: &[u8],
+) -> Result<()> {
+	let BlobMethod::UploadWrappedKey { recipient, data_epoch, recipient_epoch, wrapped: signed_hash } = &signed.request.method
+	else {
+		return Err(BlobRpcError::Malformed("not a wrapped-key upload".into()));
+	};
+	if phr_primitives::ciphertext_hash(wrapped) != *signed_hash {
+		return Err(BlobRpcError::BadSignature("the wrapped key's bytes are not the ones signed".into()));
+	}
+	let BlobSubject::Record(id) = signed.request.subject else {
+		return Err(BlobRpcError::Malformed("the request's subject must be a record".into()));
+	};
+	let record = match chain.record(at, id)? {
+		Some(record) if record.is_erased() => return Err(BlobRpcError::Erased(format!("record {id}"))),
+		Some(record) => record,
+		None => return Err(BlobRpcError::Unknown(format!("record {id} (at the finalized block)"))),
+	};
+	if *data_epoch != record.key_epoch {
+		return Err(BlobRpcError::WrongEpoch(format!(
+			"record {id}'s data key is at epoch {} on chain, not {data_epoch}",
+			record.key_epoch
+		)));
+	}
+	let recipient_key = chain
+		.current_key(at, recipient)?
+		.ok_or_else(|| BlobRpcError::Unknown(format!("keys of the recipient {recipient}: none registered")))?;
+	if *recipient_epoch != recipient_key.epoch {
+		return Err(BlobRpcError::WrongEpoch(format!(
+			"the recipient's key is at epoch {} on chain, not {recipient_epoch}",
+			recipient_key.epoch
+		)));
+	}
+	if let Decision::Denied(denial) = chain.decide(at, &signed.request.account, id, Right::Append, Purpose::Treatment, now_ms())? {
+		return Err(BlobRpcError::Denied(denial));
+	}
+	Ok(())
 }

@@ -4,7 +4,9 @@
 use base64::Engine as _;
 use codec::Encode;
 use ed25519_dalek::SigningKey;
-use phr_primitives::{sign_request, AccountKeys, BlobMethod, BlobRequest, BlobSubject, CiphertextHash, RecordId, SignedBlobRequest};
+use phr_primitives::{
+	sign_request, AccountKeys, BlobMethod, BlobRequest, BlobSubject, CiphertextHash, Purpose, RecordId, SignedBlobRequest,
+};
 use phr_runtime::AccountId;
 use serde_json::{json, Value};
 use sp_keyring::Sr25519Keyring;
@@ -47,25 +49,33 @@ impl Requester {
 		AccountKeys { encryption: phr_primitives::ciphertext_hash(&self.key.to_bytes()).0, request_signing: self.key.verifying_key().to_bytes() }
 	}
 
-	/// A request signed now, valid one minute, with a fresh random nonce.
-	pub fn request(&self, method: BlobMethod, subject: BlobSubject) -> SignedBlobRequest<AccountId> {
-		self.request_with(method, subject, rand::random(), now_ms() + 60_000)
+	/// A request to `node`, signed now, valid one minute, with a fresh random nonce.
+	pub fn request(&self, node: &Node, method: BlobMethod<AccountId>, subject: BlobSubject<AccountId>) -> SignedBlobRequest<AccountId> {
+		self.request_with(node, method, subject, rand::random(), now_ms() + 60_000)
+	}
+
+	/// A treatment fetch of `record` at `node`.
+	pub fn fetch_request(&self, node: &Node, record: RecordId) -> SignedBlobRequest<AccountId> {
+		self.request(node, BlobMethod::Fetch { purpose: Purpose::Treatment }, BlobSubject::Record(record))
 	}
 
 	pub fn request_with(
 		&self,
-		method: BlobMethod,
-		subject: BlobSubject,
+		node: &Node,
+		method: BlobMethod<AccountId>,
+		subject: BlobSubject<AccountId>,
 		nonce: [u8; 16],
 		expires_at_ms: u64,
 	) -> SignedBlobRequest<AccountId> {
-		sign_request(BlobRequest { method, account: self.account(), subject, nonce, expires_at_ms }, &self.key)
+		let (genesis, peer) = node.identity();
+		let node = peer.try_into().expect("a peer id fits");
+		sign_request(BlobRequest { genesis, node, method, account: self.account(), subject, nonce, expires_at_ms }, &self.key)
 	}
 
 	/// Uploads `data` through `node` (begin, chunks, finish); returns the finish answer.
 	pub fn upload(&self, node: &Node, data: &[u8]) -> Result<Value, Value> {
 		let hash = phr_primitives::ciphertext_hash(data);
-		let request = self.request(BlobMethod::UploadCiphertext, BlobSubject::Ciphertext(hash));
+		let request = self.request(node, BlobMethod::UploadCiphertext { size: data.len() as u64 }, BlobSubject::Ciphertext(hash));
 		let started = node.rpc("phr_uploadBegin", json!([to_hex(&request.encode()), data.len() as u64]))?;
 		let Some(upload) = started["upload"].as_str() else { return node.rpc("phr_blobStatus", json!([hash])) };
 		for (index, chunk) in data.chunks(CHUNK).enumerate() {
@@ -74,10 +84,31 @@ impl Requester {
 		node.rpc("phr_uploadFinish", json!([upload]))
 	}
 
-	/// Stores `record`'s data key wrapped for `recipient`.
+	/// Stores `record`'s data key of epoch 0 wrapped for `recipient`'s key of epoch 0.
 	pub fn put_wrapped_key(&self, node: &Node, record: RecordId, recipient: &AccountId, wrapped: &[u8]) -> Result<Value, Value> {
-		let request = self.request(BlobMethod::UploadWrappedKey, BlobSubject::Record(record));
-		node.rpc("phr_putWrappedKey", json!([to_hex(&request.encode()), recipient.to_string(), 0, 0, b64(wrapped)]))
+		self.put_wrapped_key_at(node, record, recipient, (0, 0), wrapped)
+	}
+
+	/// Stores `record`'s data key of `epochs.0` wrapped for `recipient`'s key of `epochs.1`.
+	pub fn put_wrapped_key_at(
+		&self,
+		node: &Node,
+		record: RecordId,
+		recipient: &AccountId,
+		(data_epoch, recipient_epoch): (u32, u32),
+		wrapped: &[u8],
+	) -> Result<Value, Value> {
+		let method = BlobMethod::UploadWrappedKey {
+			recipient: recipient.clone(),
+			data_epoch,
+			recipient_epoch,
+			wrapped: phr_primitives::ciphertext_hash(wrapped),
+		};
+		let request = self.request(node, method, BlobSubject::Record(record));
+		node.rpc(
+			"phr_putWrappedKey",
+			json!([to_hex(&request.encode()), recipient.to_string(), data_epoch, recipient_epoch, b64(wrapped)]),
+		)
 	}
 
 	/// Sends an already signed fetch request; returns the answer as is.
@@ -87,7 +118,7 @@ impl Requester {
 
 	/// Fetches the whole ciphertext of `record` through `node`; returns it and the wrapped key.
 	pub fn fetch(&self, node: &Node, record: RecordId) -> Result<(Vec<u8>, Option<Vec<u8>>), Value> {
-		let answer = Self::fetch_signed(node, &self.request(BlobMethod::Fetch, BlobSubject::Record(record)))?;
+		let answer = Self::fetch_signed(node, &self.fetch_request(node, record))?;
 		let wrapped = answer["wrappedKey"].get("wrapped").map(unb64);
 		if !answer["data"].is_null() {
 			return Ok((unb64(&answer["data"]), wrapped));

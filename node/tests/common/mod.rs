@@ -56,6 +56,8 @@ pub struct Node {
 	pub base: PathBuf,
 	args: Vec<String>,
 	child: Option<Child>,
+	/// (genesis hash, peer id bytes): what a signed blob request to this node must name.
+	identity: std::sync::OnceLock<(H256, Vec<u8>)>,
 }
 
 impl Node {
@@ -68,12 +70,21 @@ impl Node {
 			base: base.to_path_buf(),
 			args: Vec::new(),
 			child: None,
+			identity: std::sync::OnceLock::new(),
 		}
 	}
 
 	/// A handle on a node another handle runs (RPC only; dropping it stops nothing).
 	pub fn attach(name: &str, rpc_port: u16) -> Node {
-		Node { name: name.into(), rpc_port, p2p_port: 0, base: PathBuf::new(), args: Vec::new(), child: None }
+		Node {
+			name: name.into(),
+			rpc_port,
+			p2p_port: 0,
+			base: PathBuf::new(),
+			args: Vec::new(),
+			child: None,
+			identity: std::sync::OnceLock::new(),
+		}
 	}
 
 	/// Starts `phr-node <args> --base-path <base> --listen-addr <p2p> --rpc-port <rpc>`, logging
@@ -139,6 +150,21 @@ impl Node {
 	pub fn best_height(&self) -> Option<u32> {
 		let header = self.rpc("chain_getHeader", json!([])).ok()?;
 		hex_number(&header["number"])
+	}
+
+	/// The chain's genesis hash and this node's peer id (bytes), asked once: what a signed blob
+	/// request to this node names.
+	pub fn identity(&self) -> (H256, Vec<u8>) {
+		self.identity
+			.get_or_init(|| {
+				let genesis = self.rpc("chain_getBlockHash", json!([0])).expect("genesis hash");
+				let genesis: H256 = serde_json::from_value(genesis).expect("a hash");
+				let peer = self.rpc("system_localPeerId", json!([])).expect("the node's peer id");
+				// A peer id's text is the base58 of its bytes (`PeerId::to_bytes`).
+				let peer = bs58::decode(peer.as_str().expect("a peer id")).into_vec().expect("a valid peer id");
+				(genesis, peer)
+			})
+			.clone()
 	}
 
 	/// The libp2p address other nodes can dial.
@@ -278,6 +304,13 @@ pub fn onchain_nonce(node: &Node, account: &phr_runtime::AccountId) -> Option<u3
 	<u32 as codec::Decode>::decode(&mut &bytes[..]).ok()
 }
 
+/// A runtime API call at the best block, decoded; panics with the method's name on failure.
+pub fn state_call<T: codec::Decode>(node: &Node, method: &str, args: impl Encode) -> T {
+	let answer = node.rpc("state_call", json!([method, to_hex(&args.encode())])).unwrap_or_else(|e| panic!("{method}: {e}"));
+	let bytes = hex::decode(answer.as_str().expect("hex").trim_start_matches("0x")).expect("hex");
+	T::decode(&mut &bytes[..]).unwrap_or_else(|e| panic!("{method} answer does not decode: {e}"))
+}
+
 pub fn to_hex(bytes: &[u8]) -> String {
 	format!("0x{}", hex::encode(bytes))
 }
@@ -290,13 +323,24 @@ pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
 /// The validators of the `local-consortium` preset, H1..H4.
 pub const HOSPITALS: [&str; 4] = ["Alice", "Bob", "Charlie", "Dave"];
 
-fn local_node_key(hospital: usize) -> String {
-	include_str!("../../../scripts/local-node-keys")
-		.lines()
+fn local_key(file: &str, hospital: usize) -> String {
+	file.lines()
 		.find_map(|line| line.strip_prefix(&format!("H{hospital} ")))
 		.expect("the key file lists every hospital")
 		.trim()
 		.to_string()
+}
+
+fn local_node_key(hospital: usize) -> String {
+	local_key(include_str!("../../../scripts/local-node-keys"), hospital)
+}
+
+/// The development escrow secret of hospital `hospital` (1..=4) of the local consortium.
+pub fn local_escrow_key(hospital: usize) -> [u8; 32] {
+	hex::decode(local_key(include_str!("../../../scripts/local-escrow-keys"), hospital))
+		.expect("hex")
+		.try_into()
+		.expect("32 bytes")
 }
 
 /// Starts the four validators of `local-consortium` under `dir`, as `scripts/run-consortium.sh`
@@ -316,6 +360,7 @@ pub fn start_consortium(dir: &Path, chain: &str, extra: &[&str]) -> Vec<Node> {
 		std::fs::create_dir_all(&base).unwrap();
 		let key_file = base.join("node-key");
 		std::fs::write(&key_file, local_node_key(i + 1)).unwrap();
+		std::fs::write(base.join("escrow-key"), hex::encode(local_escrow_key(i + 1))).unwrap();
 		let (ok, peer_id, err) = run_node_command(&["key", "inspect-node-key", "--file", key_file.to_str().unwrap()]);
 		assert!(ok, "inspect-node-key failed: {err}");
 		peer_ids.push(peer_id.trim().to_string());
@@ -334,6 +379,8 @@ pub fn start_consortium(dir: &Path, chain: &str, extra: &[&str]) -> Vec<Node> {
 		let mut args: Vec<String> =
 			["--chain", chain, "--validator", "--node-key-file"].iter().map(|s| s.to_string()).collect();
 		args.push(node.base.join("node-key").to_string_lossy().into());
+		args.push("--escrow-key-file".into());
+		args.push(node.base.join("escrow-key").to_string_lossy().into());
 		args.push("--bootnodes".into());
 		args.extend(addresses.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, a)| a.clone()));
 		args.extend(extra.iter().map(|s| s.to_string()));

@@ -3,7 +3,7 @@
 use super::*;
 use frame_benchmarking::v2::*;
 use frame_system::RawOrigin;
-use phr_primitives::{AttributeCode, AttributePolicy, Rights, RoleSet, Scope, TimeWindow};
+use phr_primitives::{AttributeCode, AttributePolicy, HospitalId, PolicyHospitals, Rights, RoleSet, Scope, TimeWindow};
 
 fn code(text: &[u8]) -> AttributeCode {
 	text.to_vec().try_into().expect("short code")
@@ -16,9 +16,13 @@ fn patient<T: Config>() -> T::AccountId {
 }
 
 fn staff<T: Config>(name: &'static str, roles: &[Role]) -> T::AccountId {
+	staff_of::<T>(name, 1, roles)
+}
+
+fn staff_of<T: Config>(name: &'static str, hospital: HospitalId, roles: &[Role]) -> T::AccountId {
 	let who: T::AccountId = account(name, 0, 0);
 	let view = StaffView {
-		hospital: 1,
+		hospital,
 		roles: RoleSet::from_roles(roles),
 		department: code(b"cardiology"),
 		facility: code(b"main-campus"),
@@ -37,7 +41,7 @@ fn almost_matching_terms<T: Config>() -> GrantTerms<T::AccountId> {
 	GrantTerms {
 		grantee: Grantee::Policy(AttributePolicy {
 			roles: RoleSet::from_roles(&[Role::Physician]),
-			hospitals: alloc::vec![1].try_into().expect("one hospital"),
+			hospitals: PolicyHospitals::Only(alloc::vec![1].try_into().expect("one hospital")),
 			departments: alloc::vec![code(b"cardiology")].try_into().expect("one department"),
 			facilities: alloc::vec![code(b"main-campus")].try_into().expect("one facility"),
 		}),
@@ -142,7 +146,7 @@ mod benchmarks {
 	fn review_emergency() {
 		let patient = patient::<T>();
 		let opener = staff::<T>("er-doctor", &[Role::Physician, Role::Emergency]);
-		let auditor = staff::<T>("auditor", &[Role::Auditor]);
+		let auditor = staff_of::<T>("auditor", 2, &[Role::Auditor]);
 		Pallet::<T>::open_emergency(RawOrigin::Signed(opener).into(), patient, H256::repeat_byte(1), 1_000)
 			.expect("opening works");
 

@@ -8,14 +8,17 @@
 //! A patient's records are readable by the patient and by whoever the patient's rules admit:
 //! - **grants** from the patient (or a guardian acting for the patient) to one account, to every
 //!   staff member of a hospital with a role ("any physician at H2"), or to an attribute policy (roles,
-//!   hospitals, departments, facilities). Each grant has a scope (categories and/or records), rights
+//!   departments, facilities, of the hospitals the policy names; "consortium-wide" only when the
+//!   patient says so explicitly, since each hospital's admin alone assigns its staff's attributes).
+//!   Each grant has a scope (categories and/or records), rights
 //!   (read, append), an expiry the chain enforces, and optional conditions (a UTC time-of-day window,
 //!   a facility);
 //! - **guardians** the patient appointed, with read and/or grant-management powers;
 //! - **break-glass**: staff holding the emergency role open access to a patient's records for at
 //!   most [`Config::MaxEmergencyDuration`], giving the hash of a justification. The patient is
-//!   notified by the `EmergencyAccessOpened` event and the opening stays flagged until an auditor
-//!   of the opener's hospital reviews it;
+//!   notified by the `EmergencyAccessOpened` event (and the entry in their audit trail) and the
+//!   opening stays flagged until an auditor of ANOTHER hospital reviews it: a hospital never
+//!   reviews its own staff's openings;
 //! - **research consent**: a patient consents to a purpose code for some categories until an expiry;
 //!   researchers read only under such a live consent.
 //!
@@ -52,8 +55,8 @@
 //! - The patient, or a guardian with the grant-management power: `grant`, `revoke`, `amend_expiry`,
 //!   `give_consent`, `withdraw_consent`.
 //! - The patient: `appoint_guardian`; the patient or the guardian: `remove_guardian`.
-//! - Staff with the emergency role: `open_emergency`; an auditor of the same hospital:
-//!   `review_emergency`.
+//! - Staff with the emergency role: `open_emergency`; an auditor of another hospital than the
+//!   opener's: `review_emergency`.
 //! - A member hospital's admin or validator account (its node): `anchor_receipts`.
 
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -80,7 +83,7 @@ use frame_system::pallet_prelude::*;
 use phr_primitives::{
 	traits::{AppendPermission, AuditLog, ConsortiumDirectory, PatientRegistry, RecordDirectory},
 	AuditAction, AuditEntry, Basis, BatchId, Category, CategorySet, Conditions, Decision, Denial,
-	EmergencyId, Grant, GrantId, GrantTerms, Grantee, GuardianPowers, HospitalId, Moment,
+	EmergencyId, Grant, GrantId, GrantTerms, Grantee, GuardianPowers, HospitalId, Moment, PolicyHospitals,
 	PurposeCode, Purpose, ReceiptBatch, RecordId, Right, Role, StaffView,
 };
 use sp_core::H256;
@@ -224,7 +227,7 @@ pub mod pallet {
 			justification: H256,
 			expires_at: Moment,
 		},
-		/// An auditor of the opener's hospital reviewed the opening.
+		/// An auditor of another hospital than the opener's reviewed the opening.
 		EmergencyReviewed { emergency: EmergencyId, reviewer: T::AccountId },
 		/// The patient consented to research `purpose` for `categories` until `expires_at`.
 		ConsentGiven { patient: T::AccountId, purpose: PurposeCode, categories: CategorySet, expires_at: Moment },
@@ -272,8 +275,9 @@ pub mod pallet {
 		InvalidDuration,
 		/// No opening has this id.
 		UnknownEmergency,
-		/// The caller is not an auditor of the opener's hospital.
-		NotHospitalAuditor,
+		/// A review must be independent: the caller must hold the auditor role at another hospital
+		/// than the opener's (and so cannot be the opener).
+		ReviewerNotIndependent,
 		/// The opening was already reviewed.
 		AlreadyReviewed,
 		/// The consent covers no category.
@@ -286,6 +290,9 @@ pub mod pallet {
 		NotMemberAccount,
 		/// A batch holds at least one receipt.
 		EmptyBatch,
+		/// An attribute policy must name the hospitals whose staff it admits (or say explicitly
+		/// that it admits staff of every member).
+		PolicyNamesNoHospital,
 	}
 
 	#[pallet::hooks]
@@ -451,7 +458,9 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Mark a break-glass opening reviewed. Origin: an auditor of the opener's hospital.
+		/// Mark a break-glass opening reviewed. Origin: an auditor of ANOTHER hospital than the
+		/// opener's: the hospital whose staff broke the glass never reviews its own opening (nor
+		/// does the opener, whatever roles it holds).
 		///
 		/// Emits `EmergencyReviewed`.
 		#[pallet::call_index(6)]
@@ -459,10 +468,10 @@ pub mod pallet {
 		pub fn review_emergency(origin: OriginFor<T>, emergency: EmergencyId) -> DispatchResult {
 			let reviewer = ensure_signed(origin)?;
 			let mut opening = EmergencyOfId::<T>::get(emergency).ok_or(Error::<T>::UnknownEmergency)?;
-			let staff = T::Directory::staff(&reviewer).ok_or(Error::<T>::NotHospitalAuditor)?;
+			let staff = T::Directory::staff(&reviewer).ok_or(Error::<T>::ReviewerNotIndependent)?;
 			ensure!(
-				staff.roles.contains(Role::Auditor) && staff.hospital == opening.hospital,
-				Error::<T>::NotHospitalAuditor
+				staff.roles.contains(Role::Auditor) && staff.hospital != opening.hospital && reviewer != opening.opener,
+				Error::<T>::ReviewerNotIndependent
 			);
 			ensure!(opening.reviewed_by.is_none(), Error::<T>::AlreadyReviewed);
 			opening.reviewed_by = Some(reviewer.clone());
@@ -565,10 +574,16 @@ impl<T: Config> Pallet<T> {
 			Grantee::Account(who) => ensure!(who != patient, Error::<T>::GrantToSelf),
 			Grantee::HospitalRole { role, .. } => ensure!(*role != Role::Admin, Error::<T>::InvalidPolicy),
 			Grantee::Policy(policy) => {
-				let restricts = !policy.roles.is_empty() ||
-					!policy.hospitals.is_empty() ||
-					!policy.departments.is_empty() ||
-					!policy.facilities.is_empty();
+				// A policy names the hospitals it admits (their admins assign the attributes it
+				// matches); a consortium-wide one must still restrict some attribute.
+				let restricts = match &policy.hospitals {
+					PolicyHospitals::Only(hospitals) => {
+						ensure!(!hospitals.is_empty(), Error::<T>::PolicyNamesNoHospital);
+						true
+					},
+					PolicyHospitals::ConsortiumWide =>
+						!policy.roles.is_empty() || !policy.departments.is_empty() || !policy.facilities.is_empty(),
+				};
 				ensure!(restricts && !policy.roles.has_unknown_bits(), Error::<T>::InvalidPolicy);
 			},
 		}

@@ -59,7 +59,7 @@ pub const START: Moment = 10 * 24 * HOUR + 9 * HOUR;
 
 thread_local! {
 	static NOW: RefCell<Moment> = const { RefCell::new(START) };
-	static EXTRA_STAFF: RefCell<BTreeMap<u64, StaffView>> = RefCell::new(BTreeMap::new());
+	pub static EXTRA_STAFF: RefCell<BTreeMap<u64, StaffView>> = RefCell::new(BTreeMap::new());
 }
 
 pub fn set_now(now: Moment) {

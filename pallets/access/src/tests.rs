@@ -41,7 +41,7 @@ fn grant(patient: u64, terms: GrantTerms<u64>) -> GrantId {
 fn policy(roles: &[Role], hospitals: &[HospitalId], departments: &[&str], facilities: &[&str]) -> AttributePolicy {
 	AttributePolicy {
 		roles: phr_primitives::RoleSet::from_roles(roles),
-		hospitals: hospitals.to_vec().try_into().unwrap(),
+		hospitals: PolicyHospitals::Only(hospitals.to_vec().try_into().unwrap()),
 		departments: departments.iter().map(|d| code(d)).collect::<Vec<_>>().try_into().unwrap(),
 		facilities: facilities.iter().map(|f| code(f)).collect::<Vec<_>>().try_into().unwrap(),
 	}
@@ -193,7 +193,18 @@ fn invalid_grants_are_refused() {
 				Error::<Test>::InvalidTimeWindow,
 			),
 			(GrantTerms { grantee: Grantee::Account(PATIENT), ..base.clone() }, Error::<Test>::GrantToSelf),
-			(GrantTerms { grantee: Grantee::Policy(policy(&[], &[], &[], &[])), ..base.clone() }, Error::<Test>::InvalidPolicy),
+			(GrantTerms { grantee: Grantee::Policy(policy(&[], &[], &[], &[])), ..base.clone() }, Error::<Test>::PolicyNamesNoHospital),
+			(
+				GrantTerms { grantee: Grantee::Policy(policy(&[Role::Physician], &[], &["cardiology"], &[])), ..base.clone() },
+				Error::<Test>::PolicyNamesNoHospital,
+			),
+			(
+				GrantTerms {
+					grantee: Grantee::Policy(AttributePolicy { hospitals: PolicyHospitals::ConsortiumWide, ..policy(&[], &[1], &[], &[]) }),
+					..base.clone()
+				},
+				Error::<Test>::InvalidPolicy,
+			),
 			(
 				GrantTerms { grantee: Grantee::HospitalRole { hospital: 2, role: Role::Admin }, ..base.clone() },
 				Error::<Test>::InvalidPolicy,
@@ -324,13 +335,62 @@ fn break_glass_by_emergency_staff_until_it_expires_then_reviewed() {
 		set_now(START + 2 * HOUR);
 		assert_eq!(decide(ER_DOCTOR, w.med, Right::Read, Purpose::Emergency), Denied(Denial::EmergencyExpired(0)));
 
-		assert_noop!(Access::review_emergency(origin(AUDITOR_H2), 0), Error::<Test>::NotHospitalAuditor);
-		assert_noop!(Access::review_emergency(origin(DOCTOR), 0), Error::<Test>::NotHospitalAuditor);
-		assert_noop!(Access::review_emergency(origin(AUDITOR_H3), 5), Error::<Test>::UnknownEmergency);
-		assert_ok!(Access::review_emergency(origin(AUDITOR_H3), 0));
-		assert_eq!(last_event(), RuntimeEvent::Access(Event::EmergencyReviewed { emergency: 0, reviewer: AUDITOR_H3 }));
+		// The opener's own hospital may not review it, nor may staff without the auditor role.
+		assert_noop!(Access::review_emergency(origin(AUDITOR_H3), 0), Error::<Test>::ReviewerNotIndependent);
+		assert_noop!(Access::review_emergency(origin(DOCTOR), 0), Error::<Test>::ReviewerNotIndependent);
+		assert_noop!(Access::review_emergency(origin(AUDITOR_H2), 5), Error::<Test>::UnknownEmergency);
+		assert_ok!(Access::review_emergency(origin(AUDITOR_H2), 0));
+		assert_eq!(last_event(), RuntimeEvent::Access(Event::EmergencyReviewed { emergency: 0, reviewer: AUDITOR_H2 }));
 		assert!(Access::pending_reviews(3).is_empty());
-		assert_noop!(Access::review_emergency(origin(AUDITOR_H3), 0), Error::<Test>::AlreadyReviewed);
+		assert_noop!(Access::review_emergency(origin(AUDITOR_H2), 0), Error::<Test>::AlreadyReviewed);
+	});
+}
+
+#[test]
+fn an_opener_who_is_also_an_auditor_cannot_review_its_own_opening() {
+	run(|| {
+		// An emergency physician of H3 who also holds the auditor role.
+		let opener_auditor = 150;
+		EXTRA_STAFF.with(|s| {
+			s.borrow_mut().insert(
+				opener_auditor,
+				StaffView {
+					hospital: 3,
+					roles: phr_primitives::RoleSet::from_roles(&[Role::Emergency, Role::Auditor]),
+					department: code("er"),
+					facility: code("H3"),
+				},
+			)
+		});
+		assert_ok!(Access::open_emergency(origin(opener_auditor), PATIENT, H256::repeat_byte(1), HOUR));
+		assert_noop!(Access::review_emergency(origin(opener_auditor), 0), Error::<Test>::ReviewerNotIndependent);
+		assert_noop!(Access::review_emergency(origin(AUDITOR_H3), 0), Error::<Test>::ReviewerNotIndependent);
+		assert_ok!(Access::review_emergency(origin(AUDITOR_H2), 0));
+	});
+}
+
+#[test]
+fn a_policy_never_matches_staff_of_a_hospital_it_does_not_name() {
+	run(|| {
+		let record = record(PATIENT, 1, Category::Condition);
+		// "Cardiology physicians at H2": H3's admin registered its own cardiologist with the same
+		// department and facility codes (H3_CARDIOLOGIST); the policy does not admit them.
+		let h2_cardiology = grant(
+			PATIENT,
+			terms(Grantee::Policy(policy(&[Role::Physician], &[2], &["cardiology"], &[])), scope(&[Category::Condition]), Rights::READ),
+		);
+		assert_eq!(decide(DOCTOR, record, Right::Read, Purpose::Treatment), Allowed(Basis::Grant(h2_cardiology)));
+		assert_eq!(decide(H3_CARDIOLOGIST, record, Right::Read, Purpose::Treatment), Denied(Denial::NoGrant));
+		// Only a policy the patient made consortium-wide admits every member's staff.
+		let anywhere = grant(
+			PATIENT,
+			terms(
+				Grantee::Policy(AttributePolicy { hospitals: PolicyHospitals::ConsortiumWide, ..policy(&[Role::Physician], &[1], &["cardiology"], &[]) }),
+				scope(&[Category::Condition]),
+				Rights::READ,
+			),
+		);
+		assert_eq!(decide(H3_CARDIOLOGIST, record, Right::Read, Purpose::Treatment), Allowed(Basis::Grant(anywhere)));
 	});
 }
 
@@ -418,7 +478,7 @@ fn audit_trail_holds_every_action_in_order() {
 		assert_ok!(Access::appoint_guardian(origin(PATIENT), GUARDIAN, GuardianPowers { read: true, manage_grants: true }));
 		System::set_block_number(3);
 		assert_ok!(Access::open_emergency(origin(ER_DOCTOR), PATIENT, H256::zero(), HOUR));
-		assert_ok!(Access::review_emergency(origin(AUDITOR_H3), 0));
+		assert_ok!(Access::review_emergency(origin(AUDITOR_H2), 0));
 		assert_ok!(Access::give_consent(origin(GUARDIAN), PATIENT, 7, CategorySet::all(), START + HOUR));
 		assert_ok!(Access::withdraw_consent(origin(PATIENT), PATIENT, 7));
 		assert_ok!(Records::amend(origin(PATIENT), med, ciphertext_hash(b"v2"), 10));
@@ -436,7 +496,7 @@ fn audit_trail_holds_every_action_in_order() {
 				(2, PATIENT, AuditAction::GrantExpiryAmended { grant: g, expires_at: START + 2 * HOUR }),
 				(2, PATIENT, AuditAction::GuardianAppointed { guardian: GUARDIAN }),
 				(3, ER_DOCTOR, AuditAction::EmergencyOpened { emergency: 0 }),
-				(3, AUDITOR_H3, AuditAction::EmergencyReviewed { emergency: 0 }),
+				(3, AUDITOR_H2, AuditAction::EmergencyReviewed { emergency: 0 }),
 				(3, GUARDIAN, AuditAction::ConsentGiven { purpose: 7 }),
 				(3, PATIENT, AuditAction::ConsentWithdrawn { purpose: 7 }),
 				(3, PATIENT, AuditAction::RecordAmended { record: 1, previous: med }),
@@ -472,22 +532,22 @@ fn member_node_anchors_receipt_batches() {
 fn anchored_receipt_verifies_and_forged_one_does_not() {
 	use phr_primitives::{
 		receipts::{batch_root, inclusion_proof, verify_receipt},
-		request::{sign_request, BlobMethod, BlobRequest, BlobSubject},
+		request::{sign_request, BlobMethod, BlobRequest, BlobSubject, ReadReceipt},
 	};
 	run(|| {
 		let key = ed25519_dalek_key();
 		let receipts: Vec<_> = (0..5u64)
 			.map(|i| {
-				sign_request(
-					BlobRequest {
-						method: BlobMethod::Fetch,
-						account: DOCTOR,
-						subject: BlobSubject::Record(i),
-						nonce: [i as u8; 16],
-						expires_at_ms: START,
-					},
-					&key,
-				)
+				let request = BlobRequest {
+					genesis: H256::repeat_byte(1),
+					node: b"node-h2".to_vec().try_into().unwrap(),
+					method: BlobMethod::Fetch { purpose: Purpose::Treatment },
+					account: DOCTOR,
+					subject: BlobSubject::Record(i),
+					nonce: [i as u8; 16],
+					expires_at_ms: START,
+				};
+				ReadReceipt { request: sign_request(request, &key), basis: Basis::Grant(i), decided_at: H256::zero() }
 			})
 			.collect();
 		let leaves: Vec<H256> = receipts.iter().map(|r| r.receipt_hash()).collect();
@@ -496,7 +556,7 @@ fn anchored_receipt_verifies_and_forged_one_does_not() {
 		let proof = inclusion_proof(&leaves, 3).unwrap();
 		assert!(verify_receipt(&batch.root, batch.count, &receipts[3], &proof));
 		let mut forged = receipts[3].clone();
-		forged.request.account = NURSE;
+		forged.request.request.account = NURSE;
 		assert!(!verify_receipt(&batch.root, batch.count, &forged, &proof));
 	});
 }

@@ -565,6 +565,13 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// The peer ids of the members' nodes, ordered by hospital id.
+	/// Every member with its validator account and node, by hospital id.
+	pub fn members() -> Vec<(HospitalId, T::AccountId, NodePeerId)> {
+		let mut members: Vec<_> = Members::<T>::iter().map(|(id, m)| (id, m.validator, m.node)).collect();
+		members.sort_by_key(|(id, ..)| *id);
+		members
+	}
+
 	pub fn member_nodes() -> Vec<NodePeerId> {
 		let mut members: Vec<_> = Members::<T>::iter().map(|(id, m)| (id, m.node)).collect();
 		members.sort_by_key(|(id, _)| *id);

@@ -58,7 +58,7 @@ use phr_primitives::{
 	traits::{AuditLog, RecordKeyStore},
 	AccountKeys, AuditAction, CiphertextHash, KeyEpoch, KeyRecord, RecordId, RotationReason,
 };
-use sp_runtime::Saturating;
+use sp_runtime::{traits::Zero, Saturating};
 
 #[frame_support::pallet]
 pub mod pallet {
@@ -114,6 +114,25 @@ pub mod pallet {
 		InvalidEncryptionKey,
 		/// The ed25519 key is malformed or of small order.
 		InvalidRequestKey,
+	}
+
+	#[pallet::genesis_config]
+	#[derive(frame_support::DefaultNoBound)]
+	pub struct GenesisConfig<T: Config> {
+		/// Keys registered at genesis (epoch 0): the founding hospitals' escrow keys, registered for
+		/// their validator accounts, so that break-glass shares can be sealed from the first block.
+		pub keys: Vec<(T::AccountId, AccountKeys)>,
+	}
+
+	#[pallet::genesis_build]
+	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+		fn build(&self) {
+			for (who, keys) in &self.keys {
+				Pallet::<T>::check_keys(keys).expect("genesis keys must be valid");
+				assert!(!KeyOf::<T>::contains_key(who), "genesis keys registered twice for one account");
+				KeyOf::<T>::insert(who, KeyRecord { keys: keys.clone(), epoch: 0, registered_at: Zero::zero(), retired_at: None });
+			}
+		}
 	}
 
 	#[pallet::hooks]

@@ -2,7 +2,8 @@
 //!
 //! The node asks it, at every finalized block, which peers are member nodes (network permissioning);
 //! wallets and auditors ask whether an account is registered and with which roles, and list staff
-//! (version 2) to deliver data keys to the staff a grant names.
+//! (version 2) to deliver data keys to the staff a grant names; wallets and nodes list the members
+//! with their validator accounts and nodes (version 3) to escrow data keys for break-glass.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -27,5 +28,9 @@ sp_api::decl_runtime_apis! {
 		/// hospital, roles and attributes.
 		#[api_version(2)]
 		fn staff(start_after: Option<AccountId>, limit: u32) -> Vec<(AccountId, StaffView)>;
+		/// Every member hospital with its validator account (whose registered X25519 key is the
+		/// hospital's escrow key for break-glass shares) and its node's peer id, by hospital id.
+		#[api_version(3)]
+		fn members() -> Vec<(HospitalId, AccountId, NodePeerId)>;
 	}
 }
