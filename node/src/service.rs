@@ -286,13 +286,6 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 			.map_err(|e| ServiceError::Other(format!("cannot open the blob store at {}: {e}", path.display())))?;
 		Arc::new(crate::blobs::Blobs::new(Arc::new(store), client.clone(), network.clone(), members))
 	};
-	task_manager.spawn_handle().spawn(
-		"phr-blob-serve",
-		Some("phr"),
-		crate::blobs::replication::serve(blobs.clone(), blob_requests),
-	);
-	task_manager.spawn_handle().spawn("phr-blob-replicate", Some("phr"), crate::blobs::replication::run(blobs.clone()));
-
 	if config.offchain_worker.enabled {
 		let offchain_workers = sc_offchain::OffchainWorkers::new(sc_offchain::OffchainWorkerOptions {
 			runtime_api_provider: client.clone(),
@@ -363,9 +356,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		),
 		(None, _) => log::info!(target: "phr", "no escrow key (--escrow-key-file): this node releases no break-glass shares"),
 	}
-	task_manager
-		.spawn_handle()
-		.spawn("phr-blob-lifecycle", Some("phr"), crate::blobs::lifecycle::run(blobs, anchor));
+	crate::blobs::spawn(&task_manager.spawn_essential_handle(), blobs, blob_requests, anchor);
 
 	if role.is_authority() {
 		// After `spawn_tasks`, which inserts the `--dev`/`--alice` development keys.

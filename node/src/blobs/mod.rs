@@ -114,6 +114,20 @@ impl Blobs {
 	}
 }
 
+/// Starts the blob store's tasks (serving peers, replication, the finality lifecycle) as essential
+/// tasks: if one dies the node stops loudly, rather than keep running with erased ciphertext left
+/// on disk or peers no longer answered.
+pub fn spawn(
+	spawner: &sc_service::SpawnEssentialTaskHandle,
+	blobs: Arc<Blobs>,
+	requests: async_channel::Receiver<sc_network::config::IncomingRequest>,
+	anchor: Option<receipts::Anchor>,
+) {
+	spawner.spawn("phr-blob-serve", Some("phr"), replication::serve(blobs.clone(), requests));
+	spawner.spawn("phr-blob-replicate", Some("phr"), replication::run(blobs.clone()));
+	spawner.spawn("phr-blob-lifecycle", Some("phr"), lifecycle::run(blobs, anchor));
+}
+
 /// Unix time in milliseconds (the clock the chain's grants and the requests' expiries use).
 pub fn now_ms() -> u64 {
 	SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)

@@ -27,6 +27,7 @@ use sc_network::{
 use sc_network_types::PeerId;
 
 use super::{chain::ChainView, now_ms, Blobs};
+use crate::permissioning::NOT_A_MEMBER;
 use phr_runtime::opaque::Block;
 
 const LOG_TARGET: &str = "phr::replication";
@@ -116,8 +117,6 @@ fn answer(blobs: &Blobs, payload: &[u8]) -> Result<WireResponse, String> {
 	}
 }
 
-/// What a peer that is not a consortium member's node gets for asking: nothing, and a ban.
-const NOT_A_MEMBER: ReputationChange = ReputationChange::new_fatal("not a consortium member's node");
 
 /// Serves peers' requests until the network stops. Only member nodes are answered.
 pub async fn serve(blobs: Arc<Blobs>, requests: async_channel::Receiver<IncomingRequest>) {
@@ -129,7 +128,6 @@ pub async fn serve(blobs: Arc<Blobs>, requests: async_channel::Receiver<Incoming
 				reputation_changes: vec![NOT_A_MEMBER],
 				sent_feedback: None,
 			});
-			blobs.network.disconnect_peer(request.peer, PROTOCOL.into());
 			continue;
 		}
 		if let Ok(WireRequest::ReleaseShare { request: release }) = WireRequest::decode(&mut &request.payload[..]) {
