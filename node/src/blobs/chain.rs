@@ -119,19 +119,27 @@ impl ChainView<'_> {
 		self.client.runtime_api().versions(at, id).map_err(api_error("the record's versions"))
 	}
 
-	pub fn decide(
-		&self,
-		at: Hash,
-		who: &AccountId,
-		record: RecordId,
-		right: Right,
-		purpose: Purpose,
-		now: Moment,
-	) -> Result<Decision, ChainError> {
+	/// The one access decision, at the finalized block `at` and at THAT block's timestamp (not this
+	/// node's clock): every node decides the same for the same block, and anyone can re-run a
+	/// receipt's decision at the block it names.
+	pub fn decide(&self, at: Hash, who: &AccountId, record: RecordId, right: Right, purpose: Purpose) -> Result<Decision, ChainError> {
+		let now = self.timestamp(at)?;
 		self.client
 			.runtime_api()
 			.decide(at, who.clone(), record, right, purpose, now)
 			.map_err(api_error("the access decision"))
+	}
+
+	/// The timestamp (unix ms) block `at` recorded (`Timestamp::Now`).
+	pub fn timestamp(&self, at: Hash) -> Result<Moment, ChainError> {
+		let mut key = sp_crypto_hashing::twox_128(b"Timestamp").to_vec();
+		key.extend_from_slice(&sp_crypto_hashing::twox_128(b"Now"));
+		let data = self
+			.client
+			.storage(at, &StorageKey(key))
+			.map_err(|e| ChainError(format!("cannot read the timestamp of block {at}: {e}")))?;
+		// Genesis has no timestamp: nothing can be decided before block 1 anyway.
+		Ok(data.and_then(|data| Moment::decode(&mut &data.0[..]).ok()).unwrap_or(0))
 	}
 
 	/// The events of block `at` (System::Events, decoded with this node's runtime types).

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
 	chain::ChainView,
-	now_ms, replication,
+	replication,
 	rpc::{authenticate, final_record, record_subject, BlobRpcError},
 	Blobs,
 };
@@ -224,7 +224,7 @@ pub async fn release(blobs: &Blobs, request: &[u8]) -> Result<ReleasedShare, Blo
 	let id = record_subject(&signed)?;
 	let record = final_record(&chain, at, id)?;
 	let opener = &signed.request.account;
-	match chain.decide(at, opener, id, Right::Read, Purpose::Emergency, now_ms())? {
+	match chain.decide(at, opener, id, Right::Read, Purpose::Emergency)? {
 		Decision::Allowed(Basis::Emergency(open)) if open == emergency => {},
 		Decision::Allowed(other) => {
 			return Err(BlobRpcError::Forbidden(format!(

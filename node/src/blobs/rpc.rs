@@ -435,7 +435,7 @@ impl PhrRpc {
 		let id = Self::record_subject(&signed)?;
 		let record = self.final_record(at, id)?;
 		let reader = &signed.request.account;
-		let basis = match self.chain().decide(at, reader, id, Right::Read, purpose, now_ms())? {
+		let basis = match self.chain().decide(at, reader, id, Right::Read, purpose)? {
 			Decision::Allowed(basis) => basis,
 			Decision::Denied(denial) => return Err(BlobRpcError::Denied(denial)),
 		};
@@ -717,7 +717,7 @@ pub fn check_wrapped_key_upload(
 			recipient_key.epoch
 		)));
 	}
-	if let Decision::Denied(denial) = chain.decide(at, &signed.request.account, id, Right::Append, Purpose::Treatment, now_ms())? {
+	if let Decision::Denied(denial) = chain.decide(at, &signed.request.account, id, Right::Append, Purpose::Treatment)? {
 		return Err(BlobRpcError::Denied(denial));
 	}
 	Ok(())
