@@ -270,8 +270,9 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		let dir = config.base_path.config_dir(config.chain_spec.id()).join("phr-escrow");
 		let import = match (&phr.escrow_key_file, &config.dev_key_seed) {
 			(Some(path), _) => Some(crate::blobs::escrow::read_secret(path).map_err(ServiceError::Other)?),
-			(None, Some(seed)) => Some(crate::blobs::escrow::development_secret(seed)),
-			(None, None) => None,
+			// The development key only on the dev chain, whose genesis registers its public key.
+			(None, Some(seed)) if config.chain_spec.id() == "phr_dev" => Some(crate::blobs::escrow::development_secret(seed)),
+			(None, _) => None,
 		};
 		crate::blobs::escrow::EscrowKeys::load(&dir, import).map_err(ServiceError::Other)?
 	};

@@ -126,8 +126,8 @@ fn blob_store_serves_granted_readers_on_every_node_and_nobody_else() {
 	eve.put_wrapped_key(&nodes[1], 1, &Ferdie.to_account_id(), b"data key 1 wrapped for Ferdie").expect("key at H2");
 	expect_code(
 		ferdie.put_wrapped_key(&nodes[0], 0, &Ferdie.to_account_id(), b"not his to wrap"),
-		DENIED,
-		"a reader without the append right cannot store keys",
+		FORBIDDEN,
+		"only the record's patient or author stores its keys",
 	);
 	// A key planted for a data-key epoch the record does not have (it would shadow every honest
 	// key of later epochs), or for a recipient key epoch that is not the recipient's, is refused.

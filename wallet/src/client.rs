@@ -205,6 +205,11 @@ impl Node {
 		Ok(self.identity.get_or_init(|| (genesis, node)).clone())
 	}
 
+	/// The chain's genesis hash.
+	pub fn genesis(&self) -> Result<H256> {
+		Ok(self.identity()?.0)
+	}
+
 	/// A fresh signed request to this node's blob store.
 	pub fn request(
 		&self,

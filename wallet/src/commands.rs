@@ -235,7 +235,13 @@ fn deliver(
 		}
 		done.push(recipient);
 		match chain.current_key(recipient)? {
-			Some(keys) => blobs::share_key(node, wallet, record, data_epoch, key, recipient, &keys.keys.encryption, keys.epoch)?,
+			// One refusal (a recipient who rotated keys a moment ago) must not cost the others
+			// their keys: report it and go on.
+			Some(keys) => {
+				if blobs::share_key(node, wallet, record, data_epoch, key, recipient, &keys.keys.encryption, keys.epoch).is_err() {
+					missing.push(recipient.clone());
+				}
+			},
 			None => missing.push(recipient.clone()),
 		}
 	}
@@ -246,7 +252,7 @@ fn escrow_note(hospitals: &[phr_primitives::HospitalId]) -> String {
 	if hospitals.is_empty() {
 		return String::new();
 	}
-	format!(" Hospitals {hospitals:?} have no escrow key registered yet: their break-glass shares are missing.")
+	format!(" Hospitals {hospitals:?} hold no break-glass share of these records (no escrow key registered, or their share was refused).")
 }
 
 fn missing_note(missing: &[AccountId]) -> String {
@@ -254,7 +260,10 @@ fn missing_note(missing: &[AccountId]) -> String {
 		return String::new();
 	}
 	let names: Vec<String> = missing.iter().map(|a| a.to_ss58check()).collect();
-	format!(" Not shared with {} (no keys registered yet: run `phr grant` again once they ran `phr keys register`).", names.join(", "))
+	format!(
+		" Not shared with {} (no keys registered yet, or the node refused the key: run `phr grant` again once they ran `phr keys register`).",
+		names.join(", ")
+	)
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -827,6 +836,7 @@ fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
 	// Receipts go to the patient, a guardian with the read power, an auditor or a member's admin:
 	// this wallet signs the request (for each node it asks) with its own request key.
 	let wallet = open_wallet(cli)?;
+	let genesis = node.genesis()?;
 	while let Some(batch) = node.state_call::<Option<ReceiptBatch<AccountId, BlockNumber>>>("AccessApi_receipt_batch", batch_id, Some(at))? {
 		let mut answer = None;
 		let mut refusal = None;
@@ -860,7 +870,11 @@ fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
 			.map(|r| blobs::decode_receipt(r.as_str().unwrap_or_default()))
 			.collect::<Result<Vec<_>>>()?;
 		for (receipt, proof) in &receipts {
-			let ok = receipts::verify_receipt(&batch.root, batch.count, receipt, proof);
+			// Anchored under the chain's root, AND really signed by its reader for this chain: an
+			// anchoring node cannot pass off a receipt it made up.
+			let ok = receipts::verify_receipt(&batch.root, batch.count, receipt, proof) &&
+				receipt.request.verify_signature().is_ok() &&
+				receipt.request.request.genesis == genesis;
 			if ok { verified += 1 } else { failed += 1 }
 			let BlobSubject::Record(record) = receipt.request.request.subject else { continue };
 			let owner = match owner_of.get(&record) {

@@ -51,7 +51,10 @@ pub fn escrow_key(node: &Node, wallet: &Wallet, record: RecordId, data_epoch: u3
 			continue;
 		};
 		let sealed = escrow::seal_share(share, &keys.keys.encryption, record, data_epoch, *hospital)?;
-		blobs::put_wrapped(node, wallet, record, data_epoch, agent, keys.epoch, &sealed)?;
+		// One hospital's refusal must not cost the others their shares: report it and go on.
+		if blobs::put_wrapped(node, wallet, record, data_epoch, agent, keys.epoch, &sealed).is_err() {
+			missing.push(*hospital);
+		}
 	}
 	Ok(missing)
 }
@@ -113,21 +116,29 @@ pub fn released_key(
 			Err(error) => refusals.push(format!("hospital {hospital}: its share does not open ({error})")),
 		}
 	}
-	let threshold = shares.first().map(|s| s.threshold as usize).unwrap_or_else(|| escrow::threshold(members.len() as u32) as usize);
-	if shares.len() < threshold {
+	// A share's threshold is what the patient's wallet wrote into it; a dishonest hospital may
+	// claim another one. Each claimed threshold is tried with the shares that agree on it.
+	let mut thresholds: Vec<usize> = shares.iter().map(|s| s.threshold as usize).collect();
+	thresholds.sort();
+	thresholds.dedup();
+	let expected = escrow::threshold(members.len() as u32) as usize;
+	if !thresholds.iter().any(|t| shares.iter().filter(|s| s.threshold as usize == *t).count() >= *t) {
 		return Err(WalletError::Usage(format!(
-			"break-glass needs the escrow shares of {threshold} hospitals and {} released theirs ({}): the others must be \
+			"break-glass needs the escrow shares of {expected} hospitals and {} released theirs ({}): the others must be \
 			 online and have finalized your opening; try again shortly",
 			shares.len(),
 			refusals.join("; ")
 		)));
 	}
-	for subset in subsets(shares.len(), threshold) {
-		let chosen: Vec<Share> = subset.iter().map(|&i| shares[i].clone()).collect();
-		let Ok(bytes) = escrow::combine(&chosen) else { continue };
-		let key = DataKey::from_bytes(bytes);
-		if opens(&key, ciphertext)? {
-			return Ok(key);
+	for threshold in thresholds {
+		let agreeing: Vec<&Share> = shares.iter().filter(|s| s.threshold as usize == threshold).collect();
+		for subset in subsets(agreeing.len(), threshold) {
+			let chosen: Vec<Share> = subset.iter().map(|&i| agreeing[i].clone()).collect();
+			let Ok(bytes) = escrow::combine(&chosen) else { continue };
+			let key = DataKey::from_bytes(bytes);
+			if opens(&key, ciphertext)? {
+				return Ok(key);
+			}
 		}
 	}
 	Err(WalletError::Corrupt(format!(

@@ -119,11 +119,11 @@ impl ChainView<'_> {
 		self.client.runtime_api().versions(at, id).map_err(api_error("the record's versions"))
 	}
 
-	/// The one access decision, at the finalized block `at` and at THAT block's timestamp (not this
-	/// node's clock): every node decides the same for the same block, and anyone can re-run a
-	/// receipt's decision at the block it names.
+	/// The one access decision, at the finalized block `at`, at the later of that block's timestamp
+	/// and this node's clock: an expiry takes effect on time even while finality is stalled, and
+	/// a node whose clock lags the chain still decides no later than the chain's own time.
 	pub fn decide(&self, at: Hash, who: &AccountId, record: RecordId, right: Right, purpose: Purpose) -> Result<Decision, ChainError> {
-		let now = self.timestamp(at)?;
+		let now = self.timestamp(at)?.max(super::now_ms());
 		self.client
 			.runtime_api()
 			.decide(at, who.clone(), record, right, purpose, now)

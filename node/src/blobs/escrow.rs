@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
 	chain::ChainView,
-	replication,
+	now_ms, replication,
 	rpc::{authenticate, final_record, record_subject, BlobRpcError},
 	Blobs,
 };
@@ -178,6 +178,16 @@ impl EscrowAgent {
 	/// The registration (or rotation) the chain still needs for this node's current escrow key.
 	pub fn registration_needed(&self, blobs: &Blobs, finalized: u32) -> Option<RuntimeCall> {
 		let chain = ChainView { client: &blobs.client };
+		// Only a member's validator account is a hospital's escrow agent: the `phrn` key of an
+		// admin must never have its own keys replaced by the escrow key.
+		match self.hospital(&chain, chain.finalized()) {
+			Ok(Some(_)) => {},
+			Ok(None) => return None,
+			Err(error) => {
+				log::warn!(target: LOG_TARGET, "cannot read the members: {error:?}");
+				return None;
+			},
+		}
 		let public = self.keys.current().public();
 		let keys = AccountKeys { encryption: public, request_signing: request_key_of(self.keys.current()) };
 		let call = match chain.current_key(chain.best(), &self.account) {
@@ -287,10 +297,15 @@ pub async fn release_all(blobs: Arc<Blobs>, requests: Vec<Vec<u8>>) -> Vec<Resul
 	let work = requests.into_iter().map(|request| {
 		let blobs = blobs.clone();
 		async move {
-			let named = SignedBlobRequest::<AccountId>::decode(&mut &request[..])
-				.map_err(|e| BlobRpcError::Malformed(format!("a request is not a SCALE-encoded SignedBlobRequest: {e}")))?
-				.request
-				.node;
+			let claimed = SignedBlobRequest::<AccountId>::decode(&mut &request[..])
+				.map_err(|e| BlobRpcError::Malformed(format!("a request is not a SCALE-encoded SignedBlobRequest: {e}")))?;
+			// Relay only what its signer really signed, for this chain, unexpired: a stranger
+			// cannot make this node talk to its peers for nothing.
+			claimed.verify(now_ms()).map_err(|e| BlobRpcError::BadSignature(format!("{e:?}")))?;
+			if claimed.request.genesis != (ChainView { client: &blobs.client }).genesis() {
+				return Err(BlobRpcError::WrongChain);
+			}
+			let named = claimed.request.node;
 			if named[..] == blobs.local_peer[..] {
 				return release(&blobs, &request).await;
 			}

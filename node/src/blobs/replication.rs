@@ -131,14 +131,19 @@ pub async fn serve(blobs: Arc<Blobs>, requests: async_channel::Receiver<Incoming
 			continue;
 		}
 		if let Ok(WireRequest::ReleaseShare { request: release }) = WireRequest::decode(&mut &request.payload[..]) {
-			let response = match super::escrow::release(&blobs, &release).await {
-				Ok(share) => WireResponse::Released(share),
-				Err(error) => WireResponse::Refused { code: error.code(), message: error.message() },
-			};
-			let _ = request.pending_response.send(OutgoingResponse {
-				result: Ok(response.encode()),
-				reputation_changes: Vec::new(),
-				sent_feedback: None,
+			// A release may ask peers for this hospital's share: answer it in a task of its own, so
+			// that chunk and key requests (the peers' own among them) are not held up behind it.
+			let blobs = blobs.clone();
+			tokio::spawn(async move {
+				let response = match super::escrow::release(&blobs, &release).await {
+					Ok(share) => WireResponse::Released(share),
+					Err(error) => WireResponse::Refused { code: error.code(), message: error.message() },
+				};
+				let _ = request.pending_response.send(OutgoingResponse {
+					result: Ok(response.encode()),
+					reputation_changes: Vec::new(),
+					sent_feedback: None,
+				});
 			});
 			continue;
 		}
@@ -256,9 +261,15 @@ pub async fn fetch_wrapped_key(
 		};
 		let key = match relayed_key(blobs, at, record, recipient, &upload, &wrapped) {
 			Ok(key) => key,
-			Err(why) => {
-				log::warn!(target: LOG_TARGET, "{peer} relayed a wrapped key of record {record} that fails its checks: {why}");
-				blobs.network.report_peer(peer, ReputationChange::new(i32::MIN / 2, "relayed an invalid wrapped key"));
+			// Forged: a signature or bytes no honest node would relay. A stale key (an earlier
+			// epoch, a finalized block behind ours) is just not the one we need.
+			Err(Relayed::Forged(why)) => {
+				log::warn!(target: LOG_TARGET, "{peer} relayed a forged wrapped key of record {record}: {why}");
+				blobs.network.report_peer(peer, ReputationChange::new(i32::MIN / 2, "relayed a forged wrapped key"));
+				continue;
+			},
+			Err(Relayed::NotUsable(why)) => {
+				log::debug!(target: LOG_TARGET, "{peer}'s wrapped key of record {record} is not usable here: {why}");
 				continue;
 			},
 		};
@@ -276,9 +287,19 @@ pub async fn fetch_wrapped_key(
 	Some(key)
 }
 
+/// Why a relayed wrapped key was not kept.
+enum Relayed {
+	/// No honest node relays this: a bad signature, other bytes than signed, a key the uploader
+	/// never had, another chain, record or recipient.
+	Forged(String),
+	/// Honest but not usable here now: an epoch that is not the current one, a record this node
+	/// has not finalized yet, an uploader that may not store it.
+	NotUsable(String),
+}
+
 /// A wrapped key a peer relayed, checked as its upload was: the uploader's signature by one of the
 /// account's registered request keys, for this record and recipient, over these bytes, at the
-/// record's current key epoch, by an account that may append to the record.
+/// record's current key epoch, by the record's patient or author.
 fn relayed_key(
 	blobs: &Blobs,
 	at: Hash,
@@ -286,24 +307,31 @@ fn relayed_key(
 	recipient: &AccountId,
 	upload: &[u8],
 	wrapped: &[u8],
-) -> Result<phr_blob_store::WrappedKey, String> {
-	let signed = SignedBlobRequest::<AccountId>::decode(&mut &upload[..]).map_err(|e| format!("undecodable upload: {e}"))?;
-	signed.verify_signature().map_err(|e| format!("{e:?}"))?;
+) -> Result<phr_blob_store::WrappedKey, Relayed> {
+	let forged = |why: String| Relayed::Forged(why);
+	let signed = SignedBlobRequest::<AccountId>::decode(&mut &upload[..]).map_err(|e| forged(format!("undecodable upload: {e}")))?;
+	signed.verify_signature().map_err(|e| forged(format!("{e:?}")))?;
 	let chain = ChainView { client: &blobs.client };
 	if signed.request.genesis != chain.genesis() {
-		return Err("signed for another chain".into());
+		return Err(forged("signed for another chain".into()));
 	}
-	let BlobMethod::UploadWrappedKey { recipient: signed_recipient, data_epoch, recipient_epoch, .. } = &signed.request.method
+	let BlobMethod::UploadWrappedKey { recipient: signed_recipient, data_epoch, recipient_epoch, wrapped: signed_hash } =
+		&signed.request.method
 	else {
-		return Err("not a wrapped-key upload".into());
+		return Err(forged("not a wrapped-key upload".into()));
 	};
 	if signed_recipient != recipient || signed.request.subject != phr_primitives::BlobSubject::Record(record) {
-		return Err("signed for another record or recipient".into());
+		return Err(forged("signed for another record or recipient".into()));
 	}
-	if !chain.was_request_key_of(at, &signed.request.account, &signed.signer).map_err(|e| e.to_string())? {
-		return Err("the signer was never the uploader's registered request key".into());
+	if phr_primitives::ciphertext_hash(wrapped) != *signed_hash {
+		return Err(forged("other bytes than signed".into()));
 	}
-	super::rpc::check_wrapped_key_upload(&chain, at, &signed, wrapped).map_err(|e| format!("{e:?}"))?;
+	let was_key = chain.was_request_key_of(at, &signed.request.account, &signed.signer);
+	if !was_key.map_err(|e| Relayed::NotUsable(e.to_string()))? {
+		return Err(forged("the signer was never the uploader's registered request key".into()));
+	}
+	super::rpc::check_wrapped_key_upload(&chain, at, &signed, wrapped, true)
+		.map_err(|e| Relayed::NotUsable(e.message()))?;
 	Ok(phr_blob_store::WrappedKey {
 		data_epoch: *data_epoch,
 		recipient_epoch: *recipient_epoch,
@@ -320,7 +348,9 @@ fn store_pushed_key(blobs: &Blobs, upload: &[u8], wrapped: &[u8]) -> WireRespons
 		.and_then(|signed| match (&signed.request.method, signed.request.subject.clone()) {
 			(BlobMethod::UploadWrappedKey { recipient, .. }, phr_primitives::BlobSubject::Record(record)) => {
 				let at = ChainView { client: &blobs.client }.finalized();
-				relayed_key(blobs, at, record, recipient, upload, wrapped).map(|key| (record, recipient.clone(), key))
+				relayed_key(blobs, at, record, recipient, upload, wrapped)
+					.map(|key| (record, recipient.clone(), key))
+					.map_err(|(Relayed::Forged(why) | Relayed::NotUsable(why))| why)
 			},
 			_ => Err("not a wrapped-key upload of a record".into()),
 		});

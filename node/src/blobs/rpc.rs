@@ -552,7 +552,7 @@ impl PhrApiServer for PhrRpc {
 		};
 		let (signed, at) = self.authenticate(&request, &expected)?;
 		let id = Self::record_subject(&signed)?;
-		check_wrapped_key_upload(&self.chain(), at, &signed, &wrapped)?;
+		check_wrapped_key_upload(&self.chain(), at, &signed, &wrapped, false)?;
 		let upload = signed.encode();
 		self.blobs
 			.store
@@ -675,17 +675,21 @@ impl PhrApiServer for PhrRpc {
 }
 
 /// Most bytes of one wrapped data key (an HPKE encapsulated key and a sealed 32-byte key).
-pub const MAX_WRAPPED_KEY_LEN: usize = 1024;
+/// (80 bytes for a data key, 82 for an escrow share; the bound leaves room and fits a push.)
+pub const MAX_WRAPPED_KEY_LEN: usize = 256;
 
 /// Whether `signed` (already known to carry a valid signature for `UploadWrappedKey`) may store
-/// `wrapped` at the finalized block `at`: the bytes are the ones signed, the data epoch is the
-/// record's key epoch on chain, the recipient epoch is the recipient's current key epoch, and
-/// the signer may append to the record. Used for uploads and for keys relayed by peers.
+/// `wrapped` at the finalized block `at`: the bytes are the ones signed, the signer is the record
+/// version's patient or author (the only ones who hold its data key: nobody else may overwrite
+/// its wraps or escrow shares), the data epoch is the record's key epoch on chain, and the
+/// recipient epoch is the recipient's current key epoch (or, for a key relayed by a peer,
+/// `relayed`, any epoch the recipient has had: a share sealed before an escrow-key rotation).
 pub fn check_wrapped_key_upload(
 	chain: &ChainView<'_>,
 	at: Hash,
 	signed: &SignedBlobRequest<AccountId>,
 	wrapped: &[u8],
+	relayed: bool,
 ) -> Result<()> {
 	let BlobMethod::UploadWrappedKey { recipient, data_epoch, recipient_epoch, wrapped: signed_hash } = &signed.request.method
 	else {
@@ -702,6 +706,12 @@ pub fn check_wrapped_key_upload(
 		Some(record) => record,
 		None => return Err(BlobRpcError::Unknown(format!("record {id} (at the finalized block)"))),
 	};
+	let uploader = &signed.request.account;
+	if *uploader != record.patient && *uploader != record.author {
+		return Err(BlobRpcError::Forbidden(format!(
+			"only record {id}'s patient or author stores wrapped keys of it (they hold its data key)"
+		)));
+	}
 	if *data_epoch != record.key_epoch {
 		return Err(BlobRpcError::WrongEpoch(format!(
 			"record {id}'s data key is at epoch {} on chain, not {data_epoch}",
@@ -711,14 +721,14 @@ pub fn check_wrapped_key_upload(
 	let recipient_key = chain
 		.current_key(at, recipient)?
 		.ok_or_else(|| BlobRpcError::Unknown(format!("keys of the recipient {recipient}: none registered")))?;
-	if *recipient_epoch != recipient_key.epoch {
+	let earlier_epoch_known = relayed &&
+		*recipient_epoch < recipient_key.epoch &&
+		chain.key_at(at, recipient, *recipient_epoch)?.is_some();
+	if *recipient_epoch != recipient_key.epoch && !earlier_epoch_known {
 		return Err(BlobRpcError::WrongEpoch(format!(
 			"the recipient's key is at epoch {} on chain, not {recipient_epoch}",
 			recipient_key.epoch
 		)));
-	}
-	if let Decision::Denied(denial) = chain.decide(at, &signed.request.account, id, Right::Append, Purpose::Treatment)? {
-		return Err(BlobRpcError::Denied(denial));
 	}
 	Ok(())
 }
