@@ -312,18 +312,6 @@ impl PhrRpc {
 	fn chain(&self) -> ChainView<'_> {
 		ChainView { client: &self.blobs.client }
 	}
-
-	fn authenticate(&self, request: &[u8], expected: &BlobMethod<AccountId>) -> Result<(SignedBlobRequest<AccountId>, Hash)> {
-		authenticate(&self.blobs, request, expected)
-	}
-
-	fn final_record(&self, at: Hash, id: RecordId) -> Result<Record> {
-		final_record(&self.chain(), at, id)
-	}
-
-	fn record_subject(signed: &SignedBlobRequest<AccountId>) -> Result<RecordId> {
-		record_subject(signed)
-	}
 }
 
 /// Decodes and checks a signed request for exactly `expected` (method and parameters): signature,
@@ -431,9 +419,9 @@ impl PhrRpc {
 
 	async fn do_fetch(&self, request: Bytes, purpose: Option<String>) -> Result<FetchAnswer> {
 		let purpose = parse_purpose(purpose.as_deref())?;
-		let (signed, at) = self.authenticate(&request, &BlobMethod::Fetch { purpose })?;
-		let id = Self::record_subject(&signed)?;
-		let record = self.final_record(at, id)?;
+		let (signed, at) = authenticate(&self.blobs, &request, &BlobMethod::Fetch { purpose })?;
+		let id = record_subject(&signed)?;
+		let record = final_record(&self.chain(), at, id)?;
 		let reader = &signed.request.account;
 		let basis = match self.chain().decide(at, reader, id, Right::Read, purpose)? {
 			Decision::Allowed(basis) => basis,
@@ -499,7 +487,7 @@ fn decode_base64(data: &str, what: &str) -> Result<Vec<u8>> {
 #[jsonrpsee::core::async_trait]
 impl PhrApiServer for PhrRpc {
 	fn upload_begin(&self, request: Bytes, size: u64) -> RpcResult<UploadStarted> {
-		let (signed, at) = self.authenticate(&request, &BlobMethod::UploadCiphertext { size })?;
+		let (signed, at) = authenticate(&self.blobs, &request, &BlobMethod::UploadCiphertext { size })?;
 		let BlobSubject::Ciphertext(hash) = signed.request.subject else {
 			return Err(BlobRpcError::Malformed("an upload's subject must be the ciphertext hash".into()).into());
 		};
@@ -550,8 +538,8 @@ impl PhrApiServer for PhrRpc {
 			recipient_epoch,
 			wrapped: phr_primitives::ciphertext_hash(&wrapped),
 		};
-		let (signed, at) = self.authenticate(&request, &expected)?;
-		let id = Self::record_subject(&signed)?;
+		let (signed, at) = authenticate(&self.blobs, &request, &expected)?;
+		let id = record_subject(&signed)?;
 		check_wrapped_key_upload(&self.chain(), at, &signed, &wrapped, false)?;
 		let upload = signed.encode();
 		self.blobs
@@ -610,7 +598,7 @@ impl PhrApiServer for PhrRpc {
 	}
 
 	fn receipt_batch(&self, request: Bytes, batch: u64) -> RpcResult<ReceiptBatchAnswer> {
-		let (signed, at) = self.authenticate(&request, &BlobMethod::Receipts { batch })?;
+		let (signed, at) = authenticate(&self.blobs, &request, &BlobMethod::Receipts { batch })?;
 		let BlobSubject::Patient(patient) = &signed.request.subject else {
 			return Err(BlobRpcError::Malformed("a receipts request's subject must be a patient".into()).into());
 		};
