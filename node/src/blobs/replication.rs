@@ -85,8 +85,8 @@ pub fn protocol_config<N: NetworkBackend<Block, <Block as sp_runtime::traits::Bl
 }
 
 /// The answer to one request from a peer.
-fn answer(blobs: &Blobs, payload: &[u8]) -> Result<WireResponse, String> {
-	let (hash, index) = match WireRequest::decode(&mut &payload[..]).map_err(|e| format!("undecodable request: {e}"))? {
+fn answer(blobs: &Blobs, request: WireRequest) -> Result<WireResponse, String> {
+	let (hash, index) = match request {
 		WireRequest::Chunk { hash, index } => (hash, index),
 		WireRequest::ReleaseShare { .. } => return Err("a release is served by `serve`, not here".into()),
 		WireRequest::StoreWrappedKey { upload, wrapped } => return Ok(store_pushed_key(blobs, &upload, &wrapped)),
@@ -130,7 +130,8 @@ pub async fn serve(blobs: Arc<Blobs>, requests: async_channel::Receiver<Incoming
 			});
 			continue;
 		}
-		if let Ok(WireRequest::ReleaseShare { request: release }) = WireRequest::decode(&mut &request.payload[..]) {
+		let decoded = WireRequest::decode(&mut &request.payload[..]).map_err(|e| format!("undecodable request: {e}"));
+		if let Ok(WireRequest::ReleaseShare { request: release }) = decoded {
 			// A release may ask peers for this hospital's share: answer it in a task of its own, so
 			// that chunk and key requests (the peers' own among them) are not held up behind it.
 			let blobs = blobs.clone();
@@ -147,7 +148,7 @@ pub async fn serve(blobs: Arc<Blobs>, requests: async_channel::Receiver<Incoming
 			});
 			continue;
 		}
-		let result = match answer(&blobs, &request.payload) {
+		let result = match decoded.and_then(|wire| answer(&blobs, wire)) {
 			Ok(response) => Ok(response.encode()),
 			Err(error) => {
 				log::debug!(target: LOG_TARGET, "refused a request from {}: {error}", request.peer);
