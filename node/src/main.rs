@@ -5,6 +5,7 @@ mod chain_spec;
 mod cli;
 mod command;
 mod permissioning;
+mod network;
 mod rpc;
 mod service;
 

@@ -9,13 +9,15 @@
 //!   substream, and with it GRANDPA and transaction gossip; a member voted out is dropped once the
 //!   vote is final;
 //! - [`guard_requests`], in front of the request-response protocols whose handlers would otherwise
-//!   answer any connected peer (block requests, warp proofs): a non-member's request is refused,
-//!   and the peer is banned (reputation to the minimum) on every attempt;
+//!   answer any connected peer (block requests, state requests, warp proofs; `crate::network`
+//!   builds the network around them): a non-member's request is refused, and the peer is banned
+//!   (reputation to the minimum) on every attempt;
 //! - the blob store's `/phr/blob/1` protocol, which checks the same set.
 //!
 //! This is what `pallet-node-authorization` does through an offchain worker, driven here by the
 //! consortium's own membership instead of a second registry that could disagree with it. What the
-//! network layer of this polkadot-sdk release still lets a non-member do is in docs/threat-model.md.
+//! network layer of this polkadot-sdk release still lets a non-member do (connect, and ask) is in
+//! docs/threat-model.md.
 
 use std::{
 	collections::HashSet,

@@ -190,12 +190,13 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 	// network starts and kept current by `permissioning::follow_member_nodes`.
 	let members = crate::permissioning::MemberNodes::load(&*client, phr.open_network);
 
-	// sc-service's own block-request and warp-proof handlers answer any connected peer: build them
-	// here, behind the membership guard. (What remains open is in docs/threat-model.md.)
+	// sc-service's own block-request, state-request and warp-proof handlers answer any connected
+	// peer: they are built here, behind the membership guard, and the network assembled around them
+	// (`crate::network`).
 	let network_provider = sc_network_sync::service::network::NetworkServiceProvider::new();
 	let protocol_id = config.protocol_id();
 	let fork_id = config.chain_spec.fork_id().map(str::to_owned);
-	let block_relay = {
+	let block_downloader = {
 		let relay = sc_network_sync::block_request_handler::BlockRequestHandler::new::<crate::permissioning::ConfigHarvest>(
 			network_provider.handle(),
 			&protocol_id,
@@ -203,15 +204,16 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 			client.clone(),
 			(config.network.default_peers_set.in_peers + config.network.default_peers_set.out_peers) as usize,
 		);
-		sc_network_sync::block_relay_protocol::BlockRelayParams::<Block, N> {
-			server: relay.server,
-			downloader: relay.downloader,
-			request_response_config: crate::permissioning::guard_requests::<N>(
-				relay.request_response_config,
-				members.clone(),
-				&task_manager.spawn_handle(),
-			),
-		}
+		let mut server = relay.server;
+		task_manager.spawn_handle().spawn("phr-block-request-handler", Some("networking"), async move {
+			server.run().await
+		});
+		net_config.add_request_response_protocol(crate::permissioning::guard_requests::<N>(
+			relay.request_response_config,
+			members.clone(),
+			&task_manager.spawn_handle(),
+		));
+		relay.downloader
 	};
 	let warp_sync = Arc::new(sc_consensus_grandpa::warp_proof::NetworkProvider::new(
 		backend.clone(),
@@ -233,29 +235,41 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 			&task_manager.spawn_handle(),
 		));
 	}
+	let (sync_service, block_announce_config) = crate::network::guarded_sync(
+		crate::network::SyncParts {
+			config: &config,
+			net_config: &mut net_config,
+			members: &members,
+			spawn_handle: task_manager.spawn_handle(),
+			spawn_essential_handle: task_manager.spawn_essential_handle(),
+			block_downloader,
+			network_handle: network_provider.handle(),
+			metrics: metrics.clone(),
+		},
+		client.clone(),
+		&import_queue,
+	)?;
 
 	let (network, system_rpc_tx, tx_handler_controller, sync_service, _bitswap) =
-		sc_service::build_network(sc_service::BuildNetworkParams {
-			config: &config,
+		sc_service::build_network_advanced(sc_service::BuildNetworkAdvancedParams {
+			role: config.role,
+			protocol_id,
+			fork_id: fork_id.as_deref(),
+			announce_block: config.announce_block,
 			net_config,
-			client: client.clone(),
+			// No proofs for the light-client handler registered in there (`network::Proofless`).
+			client: Arc::new(crate::network::Proofless(client.clone())),
 			transaction_pool: transaction_pool.clone(),
 			spawn_handle: task_manager.spawn_handle(),
 			spawn_essential_handle: task_manager.spawn_essential_handle(),
 			import_queue,
-			block_announce_validator_builder: None,
-			// Served by the guarded handler above; this node itself syncs in full (see docs/operator.md).
-			warp_sync_config: None,
-			block_relay: Some(block_relay),
+			sync_service,
+			block_announce_config,
+			network_service_provider: network_provider,
+			metrics_registry: config.prometheus_registry(),
 			metrics,
-			gap_sync_body_policy: None,
+			blocks_pruning: config.blocks_pruning,
 		})?;
-
-	task_manager.spawn_handle().spawn(
-		"phr-network-service-provider",
-		Some("networking"),
-		network_provider.run(Arc::new(network.clone())),
-	);
 	if phr.open_network {
 		log::warn!(target: "phr", "--open-network: peering with and answering any node, not only consortium members");
 	}

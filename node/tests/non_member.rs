@@ -2,8 +2,10 @@
 //! (real `phr-node` processes on loopback): a fifth `phr-node` of the same chain, with every member
 //! as a bootnode, stays at genesis while the members keep finalizing, and no member counts it among
 //! its peers; a raw libp2p peer (litep2p, in the test) that connects to a member and asks it for a
-//! ciphertext chunk on `/phr/blob/1`, or for blocks on the block-request protocol, has each request
-//! refused, never answered, and the member logs the refusal.
+//! ciphertext chunk on `/phr/blob/1`, for blocks on the block-request protocol, or for the chain's
+//! state on the state-request protocol, has each request refused, never answered, and the member
+//! logs the refusal; asked for a storage proof on the light-client protocol, a member answers with
+//! no proof (it serves light clients nothing, members included).
 
 mod common;
 
@@ -129,16 +131,21 @@ fn a_node_that_is_not_a_member_gets_no_block_and_no_ciphertext() {
 	}
 	assert!(min_finalized(&nodes) > finalized, "the members should keep finalizing past {finalized}; logs:\n{}", logs(&nodes));
 
-	// A raw libp2p peer asks H1 for a chunk, then (as another fresh peer: the first is banned) for
-	// blocks.
+	// A raw libp2p peer asks H1 for a chunk, then (each time as another fresh peer: the one before is
+	// banned) for blocks and for the whole state at the finalized block.
 	let genesis = nodes[0].rpc("chain_getBlockHash", json!([0])).expect("genesis hash");
-	let sync = format!("/{}/sync/2", genesis.as_str().expect("a hash").trim_start_matches("0x"));
+	let genesis = genesis.as_str().expect("a hash").trim_start_matches("0x").to_string();
+	let sync = format!("/{genesis}/sync/2");
+	let state = format!("/{genesis}/state/2");
 	// `WireRequest::Chunk { hash, index: 0 }`: variant 0, the hash's 32 bytes, the index (u32 LE).
 	let chunk = (0u8, [0x42u8; 32], 0u32).encode();
 	assert_eq!(chunk.len(), 37);
+	let head = finalized_hash(&nodes[0]);
 	let h1 = nodes[0].multiaddr(&member_ids[0]);
 	let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a tokio runtime");
-	for (protocol, request) in [(BLOB_PROTOCOL, chunk), (sync.as_str(), vec![1, 2, 3, 4])] {
+	for (protocol, request) in
+		[(BLOB_PROTOCOL, chunk), (sync.as_str(), vec![1, 2, 3, 4]), (state.as_str(), state_request(&head))]
+	{
 		let (me, outcome, closed) = runtime.block_on(ask_as_stranger(&h1, protocol, request));
 		let refusal = match outcome {
 			Ok(response) => panic!("H1 answered the stranger {me} on {protocol} ({} bytes)", response.len()),
@@ -155,4 +162,79 @@ fn a_node_that_is_not_a_member_gets_no_block_and_no_ciphertext() {
 		});
 		assert!(logged, "H1 should log `{line}` (the request failed: {refusal}); log:\n{}", nodes[0].log_tail());
 	}
+
+	// The light-client protocol: a read proof of `System::Number` at the finalized block. A member
+	// serves no proofs on it, so the answer is a read response without one.
+	let light = format!("/{genesis}/light/2");
+	let (me, outcome, _) = runtime.block_on(ask_as_stranger(&h1, &light, light_read_request(&head, &SYSTEM_NUMBER)));
+	match outcome {
+		Ok(response) => assert!(
+			response == NO_PROOF,
+			"H1 gave the stranger {me} {} bytes on {light}, not an empty read response",
+			response.len()
+		),
+		// Refusing outright would do as well.
+		Err(RequestResponseError::Rejected(RejectReason::DialFailed(error))) =>
+			panic!("{light}: the request was never sent (dial failed: {error:?})"),
+		Err(RequestResponseError::Rejected(_)) => {},
+		Err(error) => panic!("{light}: expected no proof or a refusal, got {error:?}"),
+	}
+}
+
+/// The storage key of `System::Number` (twox128("System") ++ twox128("Number")).
+const SYSTEM_NUMBER: [u8; 32] = hex_literal_32("26aa394eea5630e07c48ae0c9558cef702a5c1b19ab7a04f536c519aca4983ac");
+
+/// A light-client `Response { remote_read_response: RemoteReadResponse { proof: None } }`.
+const NO_PROOF: [u8; 2] = [0x12, 0x00];
+
+const fn hex_literal_32(hex: &str) -> [u8; 32] {
+	let bytes = hex.as_bytes();
+	let mut out = [0u8; 32];
+	let mut i = 0;
+	while i < 32 {
+		out[i] = (nibble(bytes[2 * i]) << 4) | nibble(bytes[2 * i + 1]);
+		i += 1;
+	}
+	out
+}
+
+const fn nibble(c: u8) -> u8 {
+	match c {
+		b'0'..=b'9' => c - b'0',
+		b'a'..=b'f' => c - b'a' + 10,
+		_ => panic!("not a lower-case hex digit"),
+	}
+}
+
+fn finalized_hash(node: &Node) -> [u8; 32] {
+	let hash = node.rpc("chain_getFinalizedHead", json!([])).unwrap_or_else(|e| panic!("{}: finalized head: {e}", node.name));
+	let bytes = hex::decode(hash.as_str().expect("a hash").trim_start_matches("0x")).expect("hex");
+	bytes.try_into().expect("32 bytes")
+}
+
+/// A protobuf length-delimited field (`tag`, then the length as a varint, then `bytes`).
+fn field(tag: u8, bytes: &[u8]) -> Vec<u8> {
+	let mut out = vec![tag];
+	let mut len = bytes.len();
+	while len >= 0x80 {
+		out.push((len as u8 & 0x7f) | 0x80);
+		len >>= 7;
+	}
+	out.push(len as u8);
+	out.extend_from_slice(bytes);
+	out
+}
+
+/// `api.v1.StateRequest { block, start: [], no_proof: true }`: the whole state, as key-value pairs.
+fn state_request(block: &[u8; 32]) -> Vec<u8> {
+	let mut request = field(0x0a, block);
+	request.extend_from_slice(&[0x18, 0x01]);
+	request
+}
+
+/// `api.v1.light.Request { remote_read_request: RemoteReadRequest { block, keys: [key] } }`.
+fn light_read_request(block: &[u8; 32], key: &[u8]) -> Vec<u8> {
+	let mut read = field(0x12, block);
+	read.extend(field(0x1a, key));
+	field(0x12, &read)
 }
