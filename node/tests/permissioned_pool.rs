@@ -1,15 +1,16 @@
 //! The transaction pool of a real dev node refuses unregistered signers with the documented error,
-//! and includes a registered patient's extrinsic without any fee.
+//! includes a registered patient's extrinsic without any fee, and keeps what it accepted beyond a
+//! signer's rate window queued until the window moves: nothing accepted is dropped.
 
 mod common;
 
 use codec::Decode;
-use common::*;
+use common::{load::*, *};
 use phr_primitives::tx_error::UNREGISTERED_SIGNER;
 use phr_runtime::{Runtime, RuntimeCall, SystemCall};
 use serde_json::json;
 use sp_keyring::Sr25519Keyring;
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 fn remark() -> RuntimeCall {
 	RuntimeCall::System(SystemCall::remark { remark: b"phr".to_vec() })
@@ -46,6 +47,53 @@ fn pool_refuses_unregistered_and_admits_patient_without_fees() {
 	let account = frame_system::AccountInfo::<u32, pallet_balances_data::AccountData>::decode(&mut &bytes[..]).unwrap();
 	assert_eq!(account.nonce, 1);
 	assert_eq!(account.data.free, 0, "no fee was charged: there is no token");
+}
+
+/// The runtime's rate window: 600 extrinsics per signer per 30 blocks (`configs/consortium.rs`).
+const WINDOW_EXTRINSICS: u32 = 600;
+const WINDOW_BLOCKS: u32 = 30;
+
+/// A patient's wallet sends more than a rate window's worth at once. The pool accepts them all;
+/// blocks include at most a window's worth per window; every one of them is finalized, none is
+/// refused at block building, banned, or lost with the later nonces it held up.
+#[test]
+fn extrinsics_beyond_a_full_rate_window_wait_for_the_next_window() {
+	let dir = temp_dir("phr-dev-");
+	let mut node = Node::new("dev", &dir.path().join("dev"));
+	node.start(vec!["--dev".into()]);
+	assert!(
+		wait_until(Duration::from_secs(60), || node.finalized_height().unwrap_or(0) >= 1),
+		"the dev node should finalize blocks; log:\n{}",
+		node.log_tail()
+	);
+	let chain = ChainContext::of(&node);
+	let count = WINDOW_EXTRINSICS + WINDOW_EXTRINSICS / 3;
+	let extrinsics: Vec<Vec<u8>> =
+		(0..count).map(|nonce| chain.signed(remark_call(nonce as u64), Sr25519Keyring::Bob, nonce)).collect();
+	let hashes: Vec<_> = extrinsics.iter().map(|x| extrinsic_hash(x)).collect();
+	let mut watcher = FinalityWatcher::from_now(&node);
+	let (accepted, refusals) = submit_all(&[node.rpc_port], &extrinsics, 100);
+	assert_eq!(accepted, extrinsics.len(), "the pool should accept every one: {refusals:?}");
+
+	// Two windows at most (60 s each on the dev chain's 2 s blocks), and finality behind them.
+	let all_final = wait_until(Duration::from_secs(200), || watcher.poll(&node) && watcher.contains_all(&hashes));
+	let missing = hashes.iter().filter(|h| !watcher.included.contains_key(h)).count();
+	let pooled = pooled(std::slice::from_ref(&node), &hashes)[0];
+	assert!(
+		all_final,
+		"{missing} of {count} accepted extrinsics were not finalized ({pooled} still pooled, the rest lost); log:\n{}",
+		node.log_tail()
+	);
+	// And the window still held: no window included more than its share of Bob's.
+	let mut per_window = BTreeMap::<u32, u32>::new();
+	for hash in &hashes {
+		*per_window.entry(watcher.included[hash].0 / WINDOW_BLOCKS).or_default() += 1;
+	}
+	assert!(
+		per_window.values().all(|&n| n <= WINDOW_EXTRINSICS),
+		"a window included more than {WINDOW_EXTRINSICS} of Bob's extrinsics: {per_window:?}"
+	);
+	assert!(per_window.len() >= 2, "{count} extrinsics cannot fit one window: {per_window:?}");
 }
 
 /// The runtime's account data type, without depending on pallet-balances here.

@@ -131,16 +131,14 @@ pub struct StaffView {
 pub mod tx_error {
 	/// The signer is not a registered account of the consortium (admin, validator, staff or patient).
 	pub const UNREGISTERED_SIGNER: u8 = 1;
-	/// The signer has used up its extrinsics for the current rate-limit window.
-	pub const RATE_LIMITED: u8 = 2;
+	// 2 was `RATE_LIMITED` until spec version 103: a signer's extrinsics beyond its rate window now
+	// wait in the pool for the next window instead of being refused.
 
 	/// One sentence naming what was wrong, for a custom code above.
 	pub fn describe(code: u8) -> &'static str {
 		match code {
 			UNREGISTERED_SIGNER =>
 				"the signer is not registered with the consortium: ask a hospital admin to onboard the account",
-			RATE_LIMITED =>
-				"the signer exceeded its extrinsics per rate-limit window: wait for the next window",
 			_ => "unknown PHR transaction error code",
 		}
 	}

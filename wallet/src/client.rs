@@ -25,6 +25,8 @@ use crate::{
 
 /// How long a transaction may take to become final.
 const FINALITY_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long a submitted extrinsic may go unfinalized before the wallet sends it again.
+const RESUBMIT_AFTER: Duration = Duration::from_secs(12);
 /// Lifetime of a signed blob request.
 const REQUEST_LIFETIME_MS: u64 = 120_000;
 
@@ -136,13 +138,19 @@ impl Node {
 			WalletError::Rpc { code: 1010, message, .. } if message.contains("Custom error: 1") => WalletError::Dispatch(
 				"this account is not registered with the consortium: ask a hospital admin to onboard it".into(),
 			),
-			WalletError::Rpc { code: 1010, message, .. } if message.contains("Custom error: 2") => WalletError::Dispatch(
-				"this account sent too many transactions recently: wait a minute and retry".into(),
-			),
 			other => other,
 		})?;
 		let started = Instant::now();
+		let mut submitted = Instant::now();
 		loop {
+			// A pool may still lose what it accepted (a fork under overload, an eviction when full):
+			// the very same signed bytes are sent again now and then. The pool answers "already
+			// imported" while it holds them and "outdated" once they (or, never, another extrinsic
+			// of this nonce) are in a block; both are fine here, the finalized blocks decide.
+			if submitted.elapsed() > RESUBMIT_AFTER {
+				let _ = self.call::<H256>("author_submitExtrinsic", vec![Value::from(encoded.clone())]);
+				submitted = Instant::now();
+			}
 			let finalized = self.block_number(self.finalized_head()?)?;
 			while next <= finalized {
 				let hash = self.block_hash(next)?;

@@ -4,11 +4,16 @@
 //! - a signer that is not registered (see [`Pallet::is_registered`]) is refused with
 //!   `InvalidTransaction::Custom(UNREGISTERED_SIGNER)`;
 //! - a registered signer may have at most [`Config::MaxExtrinsicsPerWindow`] extrinsics included per
-//!   window of [`Config::RateWindowBlocks`] blocks; beyond that the pool refuses with
-//!   `InvalidTransaction::Custom(RATE_LIMITED)` until the next window. What the pool accepted
-//!   stays valid across windows (no shortened longevity: the pool would drop and ban it as stale);
-//!   the window is charged when a block includes it.
-//!
+//!   window of [`Config::RateWindowBlocks`] blocks. The window is charged when a block includes an
+//!   extrinsic (`prepare`); one beyond it is left out of that block with
+//!   `InvalidTransaction::ExhaustsResources`, which the block builder skips without reporting it
+//!   to the pool, so it stays queued (with the signer's later nonces) until the next window.
+//!   The pool never refuses or drops an extrinsic for the rate: anything invalid in `validate`
+//!   would be banned on revalidation with every later nonce of its signer, and a "future" tag for
+//!   the next window would park it where this pool release never revalidates it
+//!   (docs/operator.md, "Transaction pool"). Instead `validate` gives each signer's extrinsics a
+//!   priority that falls with what the signer used of the current window: light senders go first.
+
 //! There are no fees: the rate limit is what keeps one registered account from filling blocks.
 //! Unsigned extrinsics (inherents such as the timestamp) pass untouched; the runtime admits no
 //! other unsigned call.
@@ -18,13 +23,13 @@ use codec::{Decode, DecodeWithMemTracking, Encode};
 use core::marker::PhantomData;
 use frame_support::{dispatch::DispatchInfo, pallet_prelude::TransactionSource, traits::Get};
 use frame_system::pallet_prelude::BlockNumberFor;
-use phr_primitives::tx_error::{RATE_LIMITED, UNREGISTERED_SIGNER};
+use phr_primitives::tx_error::UNREGISTERED_SIGNER;
 use scale_info::TypeInfo;
 use sp_runtime::{
 	traits::{
 		AsSystemOriginSigner, DispatchInfoOf, Dispatchable, TransactionExtension, ValidateResult,
 	},
-	transaction_validity::{InvalidTransaction, TransactionValidityError, ValidTransaction},
+	transaction_validity::{InvalidTransaction, TransactionPriority, TransactionValidityError, ValidTransaction},
 	Saturating, Weight,
 };
 
@@ -58,16 +63,29 @@ impl<T: Config> Pallet<T> {
 		now.saturating_sub(now % length)
 	}
 
-	/// The window to charge for `who`'s next extrinsic, or `RATE_LIMITED` if it is used up.
+	/// How many extrinsics `who` had included in the current window.
+	fn used_in_window(who: &T::AccountId) -> (BlockNumberFor<T>, u32) {
+		let start = Self::window_start(frame_system::Pallet::<T>::block_number());
+		(start, RateWindowOf::<T>::get(who).filter(|w| w.start == start).map_or(0, |w| w.used))
+	}
+
+	/// The window to charge for `who`'s next extrinsic, or `ExhaustsResources` if it is used up:
+	/// the block builder then leaves the extrinsic for a later block, and the pool keeps it.
 	pub fn next_rate_window(
 		who: &T::AccountId,
 	) -> Result<RateWindow<BlockNumberFor<T>>, TransactionValidityError> {
-		let start = Self::window_start(frame_system::Pallet::<T>::block_number());
-		let used = RateWindowOf::<T>::get(who).filter(|w| w.start == start).map_or(0, |w| w.used);
+		let (start, used) = Self::used_in_window(who);
 		if used >= T::MaxExtrinsicsPerWindow::get() {
-			return Err(InvalidTransaction::Custom(RATE_LIMITED).into());
+			return Err(InvalidTransaction::ExhaustsResources.into());
 		}
 		Ok(RateWindow { start, used: used.saturating_add(1) })
+	}
+
+	/// Pool priority of `who`'s extrinsics: what is left of its window, so that a signer sending
+	/// a flood yields to the others, and is last (0) once its window is used up.
+	pub fn rate_priority(who: &T::AccountId) -> TransactionPriority {
+		let (_, used) = Self::used_in_window(who);
+		T::MaxExtrinsicsPerWindow::get().saturating_sub(used).into()
 	}
 }
 
@@ -102,13 +120,11 @@ where
 		if !Pallet::<T>::is_registered(who) {
 			return Err(InvalidTransaction::Custom(UNREGISTERED_SIGNER).into());
 		}
-		Pallet::<T>::next_rate_window(who)?;
-		// The validity does not end with the rate window: the pool treats a transaction whose
-		// longevity ran out as stale, drops it and bans its hash (a resubmission is refused for
-		// the ban's duration). An accepted transaction that waits in a long queue must stay until
-		// a block has room; the window is checked again when it is included (`prepare`).
-		let who = who.clone();
-		Ok((ValidTransaction::default(), Some(who), origin))
+		// Never refused for the rate (see the module's documentation), and valid as long as the
+		// pool likes: a transaction whose longevity ran out is stale, dropped and banned. The
+		// window is checked when a block includes it (`prepare`).
+		let validity = ValidTransaction { priority: Pallet::<T>::rate_priority(who), ..Default::default() };
+		Ok((validity, Some(who.clone()), origin))
 	}
 
 	fn prepare(

@@ -3,7 +3,7 @@
 use crate::{mock::*, *};
 use frame_support::{assert_noop, assert_ok, dispatch::DispatchInfo, BoundedVec};
 use pallet_session::SessionManager;
-use phr_primitives::tx_error::{RATE_LIMITED, UNREGISTERED_SIGNER};
+use phr_primitives::tx_error::UNREGISTERED_SIGNER;
 use sp_runtime::{
 	traits::{DispatchTransaction, TransactionExtension},
 	transaction_validity::{InvalidTransaction, TransactionLongevity, TransactionSource, TransactionValidityError},
@@ -490,6 +490,13 @@ fn validate(who: u64) -> Result<(), TransactionValidityError> {
 		.map(|_| ())
 }
 
+fn priority(who: u64) -> sp_runtime::transaction_validity::TransactionPriority {
+	let (validity, _, _) = RegisteredSigner::<Test>::new()
+		.validate_only(origin(who), &remark(), &DispatchInfo::default(), 10, TransactionSource::External, 0)
+		.expect("a registered signer's extrinsic is valid");
+	validity.priority
+}
+
 fn include(who: u64) -> Result<(), TransactionValidityError> {
 	RegisteredSigner::<Test>::new()
 		.validate_and_prepare(origin(who), &remark(), &DispatchInfo::default(), 10, 0)
@@ -527,12 +534,15 @@ fn signer_is_rate_limited_per_window() {
 		for _ in 0..3 {
 			assert_eq!(include(PATIENT), Ok(()));
 		}
-		assert_eq!(validate(PATIENT), Err(InvalidTransaction::Custom(RATE_LIMITED).into()));
-		assert_eq!(include(PATIENT), Err(InvalidTransaction::Custom(RATE_LIMITED).into()));
-		// Others are not affected.
-		assert_eq!(validate(STAFF), Ok(()));
-		System::set_block_number(10);
+		// The pool keeps accepting (at the lowest priority); a block leaves it out as if full, which
+		// the block builder skips without reporting it invalid to the pool.
 		assert_eq!(validate(PATIENT), Ok(()));
+		assert_eq!(priority(PATIENT), 0);
+		assert_eq!(include(PATIENT), Err(InvalidTransaction::ExhaustsResources.into()));
+		// Others are not affected.
+		assert_eq!(priority(STAFF), 3);
+		System::set_block_number(10);
+		assert_eq!(priority(PATIENT), 3);
 		assert_eq!(RateWindowOf::<Test>::get(PATIENT), Some(RateWindow { start: 0, used: 3 }));
 		assert_eq!(include(PATIENT), Ok(()));
 		assert_eq!(RateWindowOf::<Test>::get(PATIENT), Some(RateWindow { start: 10, used: 1 }));
@@ -549,6 +559,6 @@ fn pool_validity_outlives_the_window() {
 			.validate_only(origin(PATIENT), &remark(), &DispatchInfo::default(), 10, TransactionSource::External, 0)
 			.unwrap();
 		assert_eq!(validity.longevity, TransactionLongevity::MAX);
-		assert_eq!(validity.priority, 0);
+		assert_eq!(validity.priority, 3, "all of the window is left");
 	});
 }
