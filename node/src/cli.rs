@@ -36,9 +36,17 @@ pub struct PhrParams {
 	#[arg(long, value_name = "SECONDS", default_value_t = 3600)]
 	pub blob_pending_ttl: u64,
 
-	/// Most uploads in progress at once on this node.
+	/// Most uploads in progress at once on this node (the node's own replication not counted).
 	#[arg(long, value_name = "COUNT", default_value_t = 64)]
 	pub blob_max_uploads: usize,
+
+	/// Most uploads in progress at once by one account.
+	#[arg(long, value_name = "COUNT", default_value_t = 4)]
+	pub blob_max_uploads_per_account: usize,
+
+	/// Seconds an upload may receive nothing before it is abandoned (its slot and chunks freed).
+	#[arg(long, value_name = "SECONDS", default_value_t = 300)]
+	pub blob_upload_idle: u64,
 
 	/// The hospital's escrow key for break-glass: a file holding an X25519 secret key (64 hex
 	/// characters). The node keeps it (and every earlier one) under its base path, registers its

@@ -296,6 +296,8 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 			max_blob_size: phr.blob_max_size,
 			pending_ttl_ms: phr.blob_pending_ttl.saturating_mul(1000),
 			max_open_uploads: phr.blob_max_uploads,
+			max_uploads_per_account: phr.blob_max_uploads_per_account,
+			upload_idle_ms: phr.blob_upload_idle.saturating_mul(1000),
 		};
 		let store = phr_blob_store::BlobStore::open(&path, store_config)
 			.map_err(|e| ServiceError::Other(format!("cannot open the blob store at {}: {e}", path.display())))?;

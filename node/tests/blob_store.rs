@@ -11,7 +11,7 @@ mod common;
 use codec::{Decode, Encode};
 use common::{blob::*, *};
 use phr_primitives::{
-	ciphertext_hash, receipts, Basis, BlobMethod, BlobSubject, Category, CategorySet, Conditions, GrantTerms, Grantee,
+	ciphertext_hash, receipts, Basis, BlobMethod, BlobSubject, CategorySet, Conditions, GrantTerms, Grantee,
 	Purpose, ReadReceipt, ReceiptBatch, RecordInfo, Rights, Role, RoleSet, Scope,
 };
 use phr_runtime::{AccountId, BlockNumber, RuntimeCall};
@@ -29,19 +29,11 @@ const NOT_FINAL: i64 = 4006;
 const DENIED: i64 = 4007;
 const ERASED: i64 = 4008;
 const MALFORMED: i64 = 4009;
+const BUSY: i64 = 4011;
 const WRONG_CHAIN: i64 = 4013;
 const WRONG_NODE: i64 = 4014;
 const WRONG_EPOCH: i64 = 4015;
 const FORBIDDEN: i64 = 4016;
-
-fn register(patient: Sr25519Keyring, data: &[u8]) -> RuntimeCall {
-	RuntimeCall::Records(pallet_records::Call::register {
-		patient: patient.to_account_id(),
-		ciphertext_hash: ciphertext_hash(data),
-		size: data.len() as u64,
-		category: Category::Observation,
-	})
-}
 
 fn expect_code(result: Result<impl std::fmt::Debug, serde_json::Value>, expected: i64, what: &str) -> serde_json::Value {
 	match result {
@@ -84,6 +76,18 @@ fn blob_store_serves_granted_readers_on_every_node_and_nobody_else() {
 	let keys = |r: &Requester| (r.keyring, RuntimeCall::Keys(pallet_keys::Call::register_keys { keys: r.keys() }));
 	submit_and_finalize(&nodes[0], &nodes, vec![keys(&eve), keys(&ferdie), keys(&one), keys(&two)]);
 
+	// One starts 64 uploads at H1 and abandons them: it may hold 4 at once, the others are refused
+	// as busy; nobody else is held up (Eve's uploads below, and their replication to every node,
+	// go through).
+	let mut started = 0;
+	for i in 0..64u8 {
+		match one.begin_upload(&nodes[0], &test_bytes(CHUNK + 1, 100 + i)) {
+			Ok(answer) if answer["upload"].is_string() => started += 1,
+			other => drop(expect_code(other, BUSY, "One's uploads beyond 4 at once")),
+		}
+	}
+	assert_eq!(started, 4, "One holds 4 uploads, no more");
+
 	// Uploads: a 2.5 MiB ciphertext at H1, a small one at H2. Not registered yet: pending.
 	let big = test_bytes(5 * CHUNK / 2, 1);
 	let small = test_bytes(1000, 2);
@@ -99,7 +103,7 @@ fn blob_store_serves_granted_readers_on_every_node_and_nobody_else() {
 	let chain = ChainContext::of(&nodes[0]);
 	let nonce = onchain_nonce(&nodes[0], &Eve.to_account_id()).unwrap();
 	for (i, data) in [&big, &small].into_iter().enumerate() {
-		let extrinsic = chain.signed(register(Eve, data), Eve, nonce + i as u32);
+		let extrinsic = chain.signed(register_call(Eve, data), Eve, nonce + i as u32);
 		nodes[0].rpc("author_submitExtrinsic", json!([to_hex(&extrinsic)])).expect("Eve registers");
 	}
 	let in_best = wait_until(Duration::from_secs(30), || {

@@ -106,7 +106,7 @@ fn one_dishonest_hospital_learns_nothing_it_was_not_granted() {
 			.map(|entry| entry.unwrap().path().join("phr-blobs"))
 			.find(|path| path.exists())
 			.expect("H1's blob store");
-		let config = phr_blob_store::StoreConfig { max_blob_size: 1 << 30, pending_ttl_ms: 3_600_000, max_open_uploads: 64 };
+		let config = phr_blob_store::StoreConfig { max_blob_size: 1 << 30, ..Default::default() };
 		let store = phr_blob_store::BlobStore::open(&store_dir, config).expect("H1's store opens once H1 is down");
 		let items = store.wrapped_keys_of(record).unwrap();
 		let recipients: BTreeSet<AccountId> = items.iter().map(|(r, _)| AccountId::new(*r)).collect();

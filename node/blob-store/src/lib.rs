@@ -38,6 +38,7 @@ use std::{
 		atomic::{AtomicU64, Ordering},
 		Mutex,
 	},
+	time::{Duration, Instant},
 };
 
 use codec::{Decode, Encode};
@@ -137,13 +138,23 @@ pub struct StoreConfig {
 	pub max_blob_size: u64,
 	/// How long an uploaded blob waits for its registration before it is deleted.
 	pub pending_ttl_ms: u64,
-	/// Most uploads in progress at once.
+	/// Most client uploads in progress at once (the node's own replication is not counted).
 	pub max_open_uploads: usize,
+	/// Most uploads in progress at once by one account.
+	pub max_uploads_per_account: usize,
+	/// An upload that receives nothing for this long is abandoned: its slot and chunks are freed.
+	pub upload_idle_ms: u64,
 }
 
 impl Default for StoreConfig {
 	fn default() -> Self {
-		StoreConfig { max_blob_size: 4 * 1024 * 1024 * 1024, pending_ttl_ms: 60 * 60 * 1000, max_open_uploads: 64 }
+		StoreConfig {
+			max_blob_size: 4 * 1024 * 1024 * 1024,
+			pending_ttl_ms: 60 * 60 * 1000,
+			max_open_uploads: 64,
+			max_uploads_per_account: 4,
+			upload_idle_ms: 5 * 60 * 1000,
+		}
 	}
 }
 
@@ -168,6 +179,8 @@ pub enum StoreError {
 	UploadInProgress(H256),
 	#[error("{0} uploads are already in progress")]
 	TooManyUploads(usize),
+	#[error("this account already has {0} uploads in progress: finish or abort one first")]
+	TooManyUploadsOfAccount(usize),
 	#[error("no ciphertext with hash {0:?} is stored")]
 	Unknown(H256),
 	#[error("ciphertext {0:?} was erased")]
@@ -198,6 +211,10 @@ struct Upload {
 	size: u64,
 	received: u64,
 	next_chunk: u32,
+	/// The account uploading; `None` for the node's own replication (no limits apply).
+	owner: Option<[u8; 32]>,
+	/// When it last received something.
+	touched: Instant,
 }
 
 /// The store. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -310,9 +327,21 @@ impl BlobStore {
 		Ok(())
 	}
 
-	/// Starts an upload of a ciphertext of `size` bytes that must hash to `hash`.
-	/// Returns the upload id, or `None` when the ciphertext is already stored (nothing to send).
+	/// Starts the node's own upload (replication) of a ciphertext of `size` bytes that must hash to
+	/// `hash`; no upload limit applies. Returns the upload id, or `None` when the ciphertext is
+	/// already stored (nothing to send).
 	pub fn begin_upload(&self, hash: CiphertextHash, size: u64) -> Result<Option<u64>, StoreError> {
+		self.begin(hash, size, None)
+	}
+
+	/// Starts `owner`'s upload, as [`BlobStore::begin_upload`], within the limits: at most
+	/// [`StoreConfig::max_uploads_per_account`] of the account's and [`StoreConfig::max_open_uploads`]
+	/// client uploads in all. Uploads idle for [`StoreConfig::upload_idle_ms`] are abandoned first.
+	pub fn begin_upload_by(&self, owner: [u8; 32], hash: CiphertextHash, size: u64) -> Result<Option<u64>, StoreError> {
+		self.begin(hash, size, Some(owner))
+	}
+
+	fn begin(&self, hash: CiphertextHash, size: u64, owner: Option<[u8; 32]>) -> Result<Option<u64>, StoreError> {
 		if size == 0 {
 			return Err(StoreError::Empty);
 		}
@@ -325,19 +354,50 @@ impl BlobStore {
 			None => {},
 		}
 		let mut uploads = self.uploads.lock().expect("upload table lock");
+		if owner.is_some() {
+			self.abandon_idle(&mut uploads)?;
+		}
 		if uploads.values().any(|upload| upload.hash == hash) {
 			return Err(StoreError::UploadInProgress(hash));
 		}
-		if uploads.len() >= self.config.max_open_uploads {
-			return Err(StoreError::TooManyUploads(uploads.len()));
+		if let Some(owner) = owner {
+			let of_owner = uploads.values().filter(|upload| upload.owner == Some(owner)).count();
+			if of_owner >= self.config.max_uploads_per_account {
+				return Err(StoreError::TooManyUploadsOfAccount(of_owner));
+			}
+			let of_clients = uploads.values().filter(|upload| upload.owner.is_some()).count();
+			if of_clients >= self.config.max_open_uploads {
+				return Err(StoreError::TooManyUploads(of_clients));
+			}
 		}
 		// Random, so that one uploader cannot guess (and disturb) another's upload.
 		let mut id: u64 = rand::random();
 		while uploads.contains_key(&id) {
 			id = rand::random();
 		}
-		uploads.insert(id, Upload { hash, size, received: 0, next_chunk: 0 });
+		uploads.insert(id, Upload { hash, size, received: 0, next_chunk: 0, owner, touched: Instant::now() });
 		Ok(Some(id))
+	}
+
+	/// Drops the client uploads that received nothing for [`StoreConfig::upload_idle_ms`], with
+	/// their chunks; returns how many.
+	pub fn abandon_idle_uploads(&self) -> Result<usize, StoreError> {
+		self.abandon_idle(&mut self.uploads.lock().expect("upload table lock"))
+	}
+
+	fn abandon_idle(&self, uploads: &mut HashMap<u64, Upload>) -> Result<usize, StoreError> {
+		let idle = Duration::from_millis(self.config.upload_idle_ms);
+		let abandoned: Vec<u64> = uploads
+			.iter()
+			.filter(|(_, upload)| upload.owner.is_some() && upload.touched.elapsed() >= idle)
+			.map(|(id, _)| *id)
+			.collect();
+		for id in &abandoned {
+			if let Some(upload) = uploads.remove(id) {
+				self.delete_chunks(&upload.hash, &mut WriteBatch::default(), true)?;
+			}
+		}
+		Ok(abandoned.len())
 	}
 
 	/// Stores chunk `index` of upload `id`. Chunks come in order; all but the last are exactly
@@ -360,6 +420,7 @@ impl BlobStore {
 		self.db.put_cf(self.cf(CF_CHUNKS), chunk_key(&upload.hash, index), bytes)?;
 		upload.received = after;
 		upload.next_chunk += 1;
+		upload.touched = Instant::now();
 		Ok(after)
 	}
 

@@ -4,8 +4,21 @@ use super::*;
 use phr_primitives::ciphertext_hash;
 
 fn open(dir: &tempfile::TempDir) -> BlobStore {
-	BlobStore::open(dir.path(), StoreConfig { max_blob_size: 8 * CHUNK_SIZE as u64, pending_ttl_ms: 1_000, max_open_uploads: 2 })
-		.expect("the store opens")
+	open_with(dir, IDLE_MS)
+}
+
+/// How long an upload may be idle in these tests.
+const IDLE_MS: u64 = 60_000;
+
+fn open_with(dir: &tempfile::TempDir, upload_idle_ms: u64) -> BlobStore {
+	let config = StoreConfig {
+		max_blob_size: 8 * CHUNK_SIZE as u64,
+		pending_ttl_ms: 1_000,
+		max_open_uploads: 3,
+		max_uploads_per_account: 2,
+		upload_idle_ms,
+	};
+	BlobStore::open(dir.path(), config).expect("the store opens")
 }
 
 fn bytes(len: usize, seed: u8) -> Vec<u8> {
@@ -59,9 +72,48 @@ fn bad_uploads_get_their_own_errors() {
 		Err(StoreError::SizeMismatch { expected: 2 * CHUNK_SIZE as u64, got: CHUNK_SIZE as u64 })
 	);
 	assert_eq!(store.finish_upload(id, 0), Err(StoreError::UnknownUpload(id)));
-	let _a = store.begin_upload(ciphertext_hash(b"a"), 1).unwrap().unwrap();
-	let _b = store.begin_upload(ciphertext_hash(b"b"), 1).unwrap().unwrap();
-	assert_eq!(store.begin_upload(ciphertext_hash(b"c"), 1), Err(StoreError::TooManyUploads(2)));
+}
+
+#[test]
+fn uploads_are_limited_per_account_and_in_all_but_not_for_replication() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let (alice, bob, carol) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+	let begin = |who: [u8; 32], name: &[u8]| store.begin_upload_by(who, ciphertext_hash(name), 1);
+	let first = begin(alice, b"a1").unwrap().unwrap();
+	begin(alice, b"a2").unwrap().unwrap();
+	assert_eq!(begin(alice, b"a3"), Err(StoreError::TooManyUploadsOfAccount(2)), "two per account");
+	begin(bob, b"b1").unwrap().unwrap();
+	assert_eq!(begin(carol, b"c1"), Err(StoreError::TooManyUploads(3)), "three client uploads in all");
+	// The node's own replication is never refused for the limits.
+	assert!(store.begin_upload(ciphertext_hash(b"replicated"), 1).unwrap().is_some());
+	// An aborted upload frees its slot at once.
+	store.abort_upload(first).unwrap();
+	begin(carol, b"c1").unwrap().unwrap();
+}
+
+#[test]
+fn idle_uploads_are_abandoned_and_free_their_slots_and_chunks() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open_with(&dir, 50);
+	let owner = [7u8; 32];
+	let data = bytes(CHUNK_SIZE + 10, 3);
+	let hash = ciphertext_hash(&data);
+	let idle = store.begin_upload_by(owner, hash, data.len() as u64).unwrap().unwrap();
+	store.put_chunk(idle, 0, &data[..CHUNK_SIZE]).unwrap();
+	store.begin_upload_by(owner, ciphertext_hash(b"other"), 1).unwrap().unwrap();
+	assert_eq!(store.begin_upload_by(owner, ciphertext_hash(b"third"), 1), Err(StoreError::TooManyUploadsOfAccount(2)));
+	std::thread::sleep(Duration::from_millis(120));
+	// Both idle now: the next begin abandons them (and the housekeeping would as well).
+	let again = store.begin_upload_by(owner, hash, data.len() as u64).unwrap().unwrap();
+	assert_eq!(store.put_chunk(idle, 1, &data[CHUNK_SIZE..]), Err(StoreError::UnknownUpload(idle)));
+	assert_eq!(store.abandon_idle_uploads().unwrap(), 0, "the fresh upload is not idle");
+	store.put_chunk(again, 0, &data[..CHUNK_SIZE]).unwrap();
+	store.put_chunk(again, 1, &data[CHUNK_SIZE..]).unwrap();
+	assert_eq!(store.finish_upload(again, 0).unwrap().0, hash);
+	std::thread::sleep(Duration::from_millis(120));
+	assert_eq!(store.abandon_idle_uploads().unwrap(), 0, "a finished upload is not in progress");
+	assert!(store.read_blob(&hash).unwrap() == data);
 }
 
 #[test]

@@ -6,7 +6,9 @@ use pallet_access_runtime_api::AccessApi;
 use pallet_consortium_runtime_api::ConsortiumApi;
 use pallet_keys_runtime_api::KeysApi;
 use pallet_records_runtime_api::RecordsApi;
-use phr_primitives::{Decision, GuardianPowers, KeyRecord, Moment, Purpose, RecordId, RecordInfo, Right, Role};
+use phr_primitives::{
+	BatchId, Decision, GuardianPowers, KeyRecord, Moment, Purpose, ReceiptBatch, RecordId, RecordInfo, Right, Role,
+};
 use phr_runtime::{AccountId, BlockNumber, Hash, RuntimeEvent};
 use sc_client_api::StorageProvider;
 use sp_api::ProvideRuntimeApi;
@@ -16,6 +18,14 @@ use sp_core::storage::StorageKey;
 use crate::service::FullClient;
 
 pub type Record = RecordInfo<AccountId, BlockNumber>;
+
+/// The key prefix of storage item `item` of pallet `pallet` (as named in the runtime).
+fn storage_prefix(pallet: &[u8], item: &[u8]) -> [u8; 32] {
+	let mut prefix = [0u8; 32];
+	prefix[..16].copy_from_slice(&sp_crypto_hashing::twox_128(pallet));
+	prefix[16..].copy_from_slice(&sp_crypto_hashing::twox_128(item));
+	prefix
+}
 
 /// A runtime API call failed: the node's state is unreadable (pruned, or a runtime mismatch).
 #[derive(Debug)]
@@ -132,8 +142,7 @@ impl ChainView<'_> {
 
 	/// The timestamp (unix ms) block `at` recorded (`Timestamp::Now`).
 	pub fn timestamp(&self, at: Hash) -> Result<Moment, ChainError> {
-		let mut key = sp_crypto_hashing::twox_128(b"Timestamp").to_vec();
-		key.extend_from_slice(&sp_crypto_hashing::twox_128(b"Now"));
+		let key = storage_prefix(b"Timestamp", b"Now").to_vec();
 		let data = self
 			.client
 			.storage(at, &StorageKey(key))
@@ -142,10 +151,65 @@ impl ChainView<'_> {
 		Ok(data.and_then(|data| Moment::decode(&mut &data.0[..]).ok()).unwrap_or(0))
 	}
 
+	/// Every record version at `at`, with its id: the whole `Records::RecordOf` map, read from
+	/// storage (the runtime API answers one record at a time).
+	pub fn all_records(&self, at: Hash) -> Result<Vec<(RecordId, Record)>, ChainError> {
+		let prefix = storage_prefix(b"Records", b"RecordOf");
+		let pairs = self
+			.client
+			.storage_pairs(at, Some(&StorageKey(prefix.to_vec())), None)
+			.map_err(|e| ChainError(format!("cannot list the records at {at}: {e}")))?;
+		let records = pairs
+			.map(|(key, value)| {
+				// prefix ++ blake2_128(id) ++ id
+				let id = key.0.get(prefix.len() + 16..).and_then(|mut tail| RecordId::decode(&mut tail).ok());
+				let record = Record::decode(&mut &value.0[..]).ok();
+				id.zip(record).ok_or_else(|| {
+					ChainError(format!("a record at {at} does not decode (is this node older than the runtime?)"))
+				})
+			})
+			.collect::<Result<Vec<_>, _>>()?;
+		// Versions are never removed (an erased one keeps its entry): ids 0..NextRecordId. A store
+		// that trusted a short list would purge what is still live.
+		let next = self
+			.client
+			.storage(at, &StorageKey(storage_prefix(b"Records", b"NextRecordId").to_vec()))
+			.map_err(|e| ChainError(format!("cannot read the next record id at {at}: {e}")))?
+			.map_or(Ok(0), |data| RecordId::decode(&mut &data.0[..]))
+			.map_err(|e| ChainError(format!("the next record id at {at} does not decode: {e}")))?;
+		if records.len() as u64 != next {
+			return Err(ChainError(format!(
+				"found {} records at {at} where the chain has registered {next} (is this node older than the runtime?)",
+				records.len()
+			)));
+		}
+		Ok(records)
+	}
+
+	/// The anchored receipt batch with `root` and `count`, if the chain holds one at `at`.
+	pub fn anchored_batch(&self, at: Hash, root: sp_core::H256, count: u32) -> Result<Option<BatchId>, ChainError> {
+		let prefix = storage_prefix(b"Access", b"ReceiptBatchOfId");
+		let pairs = self
+			.client
+			.storage_pairs(at, Some(&StorageKey(prefix.to_vec())), None)
+			.map_err(|e| ChainError(format!("cannot list the receipt batches at {at}: {e}")))?;
+		for (key, value) in pairs {
+			// prefix ++ twox64(id) ++ id
+			let id = key.0.get(prefix.len() + 8..).and_then(|mut tail| BatchId::decode(&mut tail).ok());
+			let batch = ReceiptBatch::<AccountId, BlockNumber>::decode(&mut &value.0[..]).ok();
+			let (Some(id), Some(batch)) = (id, batch) else {
+				return Err(ChainError(format!("a receipt batch at {at} does not decode (is this node older than the runtime?)")));
+			};
+			if batch.root == root && batch.count == count {
+				return Ok(Some(id));
+			}
+		}
+		Ok(None)
+	}
+
 	/// The events of block `at` (System::Events, decoded with this node's runtime types).
 	pub fn events(&self, at: Hash) -> Result<Vec<RuntimeEvent>, ChainError> {
-		let mut key = sp_crypto_hashing::twox_128(b"System").to_vec();
-		key.extend_from_slice(&sp_crypto_hashing::twox_128(b"Events"));
+		let key = storage_prefix(b"System", b"Events").to_vec();
 		let Some(data) = self
 			.client
 			.storage(at, &StorageKey(key))

@@ -1,16 +1,25 @@
-//! Keeps the store in step with FINALIZED chain state, driven by the node's finality notifications.
+//! Keeps the store in step with FINALIZED chain state.
 //!
-//! For every finalized block, in order and exactly once (a cursor in the store survives restarts, so
-//! blocks finalized while the node was down are applied when it comes back):
+//! What the store must hold follows from the chain's current finalized state alone, and
+//! [`reconcile`] converges the store to it: pin every live record's ciphertext (or fetch it from
+//! peers), purge every ciphertext no live record names (erased or replaced; tombstones stay),
+//! drop the wrapped keys and shares of erased records, and note an anchored receipt batch. It
+//! runs when the node starts, when the finalized chain moved on by more than [`REPLAY_AT_MOST`]
+//! blocks since the store last looked (a node down for a day, restored from a backup, or new),
+//! when a block's events cannot be read (their state is pruned), and every [`RECONCILE_EVERY`].
+//! Correctness never depends on having seen a block's events.
+//!
+//! In between, the events of each newly finalized block wake the store up early, in order (a
+//! cursor in the store remembers the last one applied):
 //! - `RecordRegistered` / `RecordAmended`: pin the ciphertext, or mark it wanted (replication);
 //! - `CiphertextReplaced` (re-encryption): pin the new ciphertext, purge the old;
 //! - `RecordErased`: purge every version's ciphertext and wrapped keys, end their read sessions;
 //! - `ReceiptsAnchored` for this node's batch in flight: remember the batch id.
 //!
-//! Every [`HOUSEKEEPING_EVERY`] it also deletes unregistered uploads past their time-to-live and
-//! forgets the nonces of expired requests.
+//! Every [`HOUSEKEEPING_EVERY`] it also deletes unregistered uploads past their time-to-live,
+//! abandons uploads left idle, and forgets the nonces of expired requests.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use futures::StreamExt;
 use phr_blob_store::{BlobState, StoreError};
@@ -24,6 +33,10 @@ use super::{chain::ChainView, now_ms, receipts::Anchor, Blobs};
 
 const LOG_TARGET: &str = "phr::blobs";
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
+/// A full reconciliation this often, whatever the events said.
+const RECONCILE_EVERY: Duration = Duration::from_secs(600);
+/// More finalized blocks than this since the cursor are reconciled, not replayed one by one.
+const REPLAY_AT_MOST: u32 = 64;
 
 /// What one finalized block asks of the store.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -105,18 +118,121 @@ fn apply_block(blobs: &Blobs, number: u32, at: Hash) -> Result<(), String> {
 	Ok(())
 }
 
-/// Applies every finalized block after the cursor, up to the latest finalized one.
+/// What one reconciliation changed.
+#[derive(Debug, Default)]
+struct Reconciled {
+	pinned: usize,
+	purged: Vec<CiphertextHash>,
+	wanted: usize,
+	unwanted: usize,
+	tombstones: usize,
+	erased_keys: usize,
+}
+
+/// Converges the store to the chain's state at finalized block `number` (hash `at`): see the
+/// module's documentation. Leaves the cursor at `number`.
+fn reconcile(blobs: &Blobs, number: u32, at: Hash) -> Result<Reconciled, String> {
+	let chain = ChainView { client: &blobs.client };
+	let records = chain.all_records(at).map_err(|e| e.to_string())?;
+	let (erased, kept): (Vec<_>, Vec<_>) = records.iter().partition(|(_, record)| record.is_erased());
+	let live: HashSet<CiphertextHash> = kept.iter().map(|(_, record)| record.ciphertext_hash).collect();
+	let dead: HashSet<CiphertextHash> = erased.iter().map(|(_, record)| record.ciphertext_hash).collect();
+	let store = &blobs.store;
+	let now = now_ms();
+	let mut done = Reconciled::default();
+	let mut held = HashSet::new();
+	for (hash, meta) in store.blobs().map_err(|e| e.to_string())? {
+		held.insert(hash);
+		match meta.state {
+			BlobState::Pending { .. } if live.contains(&hash) => {
+				store.pin(&hash).map_err(|e| e.to_string())?;
+				done.pinned += 1;
+			},
+			BlobState::Pinned if !live.contains(&hash) => {
+				store.purge(&hash, now).map_err(|e| e.to_string())?;
+				done.purged.push(hash);
+			},
+			BlobState::Pending { .. } if dead.contains(&hash) => {
+				store.purge(&hash, now).map_err(|e| e.to_string())?;
+				done.purged.push(hash);
+			},
+			_ => {},
+		}
+	}
+	// A node that never held an erased ciphertext (a new one, or one restored from a backup)
+	// keeps its tombstone too: that hash is never taken again.
+	for hash in dead.iter().filter(|hash| !held.contains(*hash)) {
+		store.purge(hash, now).map_err(|e| e.to_string())?;
+		done.tombstones += 1;
+	}
+	for hash in live.iter().filter(|hash| !held.contains(*hash)) {
+		store.want(hash).map_err(|e| e.to_string())?;
+		done.wanted += 1;
+	}
+	for (hash, _) in store.wanted().map_err(|e| e.to_string())? {
+		if !live.contains(&hash) {
+			store.unwant(&hash).map_err(|e| e.to_string())?;
+			done.unwanted += 1;
+		}
+	}
+	for (id, _) in &erased {
+		if !store.wrapped_keys_of(*id).map_err(|e| e.to_string())?.is_empty() {
+			store.purge_wrapped_keys(*id).map_err(|e| e.to_string())?;
+			done.erased_keys += 1;
+		}
+	}
+	if let Some(in_flight) = store.batch_in_flight().map_err(|e| e.to_string())? {
+		if let Some(batch) = chain.anchored_batch(at, in_flight.root, in_flight.count).map_err(|e| e.to_string())? {
+			store.batch_anchored(batch, &in_flight).map_err(|e| e.to_string())?;
+			log::info!(target: LOG_TARGET, "read receipts {}..{} anchored as batch {batch}", in_flight.first, in_flight.first + in_flight.count as u64);
+		}
+	}
+	store.set_finalized_cursor(number).map_err(|e| e.to_string())?;
+	if !done.purged.is_empty() {
+		blobs.prune_sessions(now, &done.purged);
+	}
+	if done.wanted > 0 {
+		blobs.wanted.notify_one();
+	}
+	log::info!(
+		target: LOG_TARGET,
+		"reconciled with finalized block {number}: {} records, {} pinned, {} purged, {} tombstones of erased ones, {} to fetch, {} no longer wanted, keys of {} erased records dropped",
+		records.len(),
+		done.pinned,
+		done.purged.len(),
+		done.tombstones,
+		done.wanted,
+		done.unwanted,
+		done.erased_keys,
+	);
+	Ok(done)
+}
+
+/// Reconciles with the latest finalized block.
+fn reconcile_finalized(blobs: &Blobs) -> Result<(), String> {
+	let info = blobs.client.info();
+	reconcile(blobs, info.finalized_number, info.finalized_hash).map(|_| ())
+}
+
+/// Applies every finalized block after the cursor, up to the latest finalized one; reconciles
+/// instead when they are too many or one cannot be read.
 fn catch_up(blobs: &Blobs) -> Result<(), String> {
 	let finalized = blobs.client.info().finalized_number;
-	let next = match blobs.store.finalized_cursor().map_err(|e| e.to_string())? {
-		Some(done) => done + 1,
-		None => 0,
+	let Some(done) = blobs.store.finalized_cursor().map_err(|e| e.to_string())? else {
+		return reconcile_finalized(blobs);
 	};
-	for number in next..=finalized {
-		let Some(hash) = blobs.client.hash(number).map_err(|e| e.to_string())? else {
-			return Err(format!("finalized block {number} is not in the database"));
+	if finalized.saturating_sub(done) > REPLAY_AT_MOST {
+		return reconcile_finalized(blobs);
+	}
+	for number in done + 1..=finalized {
+		let applied = match blobs.client.hash(number).map_err(|e| e.to_string())? {
+			Some(hash) => apply_block(blobs, number, hash),
+			None => Err(format!("finalized block {number} is not in the database")),
 		};
-		apply_block(blobs, number, hash)?;
+		if let Err(error) = applied {
+			log::warn!(target: LOG_TARGET, "cannot apply finalized block {number} ({error}): reconciling instead");
+			return reconcile_finalized(blobs);
+		}
 	}
 	Ok(())
 }
@@ -129,6 +245,10 @@ fn housekeeping(blobs: &Blobs) -> Result<(), StoreError> {
 	}
 	blobs.store.prune_nonces(now)?;
 	blobs.prune_sessions(now, &expired);
+	let abandoned = blobs.store.abandon_idle_uploads()?;
+	if abandoned > 0 {
+		log::info!(target: LOG_TARGET, "abandoned {abandoned} idle uploads");
+	}
 	Ok(())
 }
 
@@ -136,11 +256,15 @@ fn housekeeping(blobs: &Blobs) -> Result<(), StoreError> {
 pub async fn run(blobs: Arc<Blobs>, anchor: Option<Anchor>) {
 	let mut finality = blobs.client.finality_notification_stream();
 	let mut ticks = tokio::time::interval(HOUSEKEEPING_EVERY);
-	if let Err(error) = catch_up(&blobs) {
-		log::error!(target: LOG_TARGET, "cannot apply finalized blocks to the blob store: {error}");
-	}
+	// Starts with a reconciliation (the first tick is immediate), whatever the store saw before.
+	let mut reconciliations = tokio::time::interval(RECONCILE_EVERY);
 	loop {
 		tokio::select! {
+			_ = reconciliations.tick() => {
+				if let Err(error) = reconcile_finalized(&blobs) {
+					log::error!(target: LOG_TARGET, "cannot reconcile the blob store with the finalized chain: {error}");
+				}
+			},
 			notification = finality.next() => {
 				let Some(notification) = notification else { break };
 				if let Err(error) = catch_up(&blobs) {

@@ -133,7 +133,8 @@ impl From<StoreError> for BlobRpcError {
 			StoreError::Unknown(hash) => BlobRpcError::Unknown(format!("ciphertext {hash:?}")),
 			StoreError::UnknownUpload(id) => BlobRpcError::Unknown(format!("upload {id:016x}")),
 			StoreError::Purged(hash) => BlobRpcError::Erased(format!("ciphertext {hash:?}")),
-			StoreError::TooManyUploads(_) | StoreError::UploadInProgress(_) => BlobRpcError::Busy(error.to_string()),
+			StoreError::TooManyUploads(_) | StoreError::TooManyUploadsOfAccount(_) | StoreError::UploadInProgress(_) =>
+				BlobRpcError::Busy(error.to_string()),
 			StoreError::Database(_) | StoreError::BadMetadata(_) => BlobRpcError::Internal(error.to_string()),
 			StoreError::Corrupt { .. } => BlobRpcError::Unavailable(error.to_string()),
 			_ => BlobRpcError::Malformed(error.to_string()),
@@ -238,6 +239,10 @@ pub trait PhrApi {
 	/// Ends an upload: the node checks the hash and acknowledges once the bytes are durable.
 	#[method(name = "uploadFinish")]
 	fn upload_finish(&self, upload: String) -> RpcResult<BlobStatus>;
+
+	/// Abandons an upload and deletes what it stored; its slot is free at once.
+	#[method(name = "uploadAbort")]
+	fn upload_abort(&self, upload: String) -> RpcResult<()>;
 
 	/// Stores `record`'s data key wrapped to `recipient`; signed for `UploadWrappedKey` with these
 	/// exact parameters (and the wrapped bytes' hash) by an account the chain allows to append to
@@ -494,7 +499,8 @@ impl PhrApiServer for PhrRpc {
 		if !self.chain().is_registered(at, &signed.request.account).map_err(BlobRpcError::from)? {
 			return Err(BlobRpcError::BadSignature("the signer's account is not registered with the consortium".into()).into());
 		}
-		let upload = self.blobs.store.begin_upload(hash, size).map_err(BlobRpcError::from)?;
+		let owner: [u8; 32] = *signed.request.account.as_ref();
+		let upload = self.blobs.store.begin_upload_by(owner, hash, size).map_err(BlobRpcError::from)?;
 		Ok(UploadStarted { upload: upload.map(|id| format!("{id:016x}")), chunk_size: CHUNK_SIZE as u32 })
 	}
 
@@ -518,6 +524,12 @@ impl PhrApiServer for PhrRpc {
 			self.blobs.store.unwant(&hash).map_err(BlobRpcError::from)?;
 		}
 		Ok(self.status_of(hash)?)
+	}
+
+	fn upload_abort(&self, upload: String) -> RpcResult<()> {
+		let id = Self::upload_id(&upload)?;
+		self.blobs.store.abort_upload(id).map_err(BlobRpcError::from)?;
+		Ok(())
 	}
 
 	fn put_wrapped_key(

@@ -23,6 +23,16 @@ fn unb64(text: &Value) -> Vec<u8> {
 	base64::engine::general_purpose::STANDARD.decode(text.as_str().expect("a base64 string")).expect("base64")
 }
 
+/// `Records::register` of `data`'s ciphertext hash and size as `patient`'s observation.
+pub fn register_call(patient: Sr25519Keyring, data: &[u8]) -> phr_runtime::RuntimeCall {
+	phr_runtime::RuntimeCall::Records(pallet_records::Call::register {
+		patient: patient.to_account_id(),
+		ciphertext_hash: phr_primitives::ciphertext_hash(data),
+		size: data.len() as u64,
+		category: phr_primitives::Category::Observation,
+	})
+}
+
 /// The JSON-RPC error code of a failed call.
 pub fn code(error: &Value) -> i64 {
 	error["code"].as_i64().unwrap_or_else(|| panic!("not a JSON-RPC error: {error}"))
@@ -72,11 +82,17 @@ impl Requester {
 		sign_request(BlobRequest { genesis, node, method, account: self.account(), subject, nonce, expires_at_ms }, &self.key)
 	}
 
+	/// Starts uploading `data` through `node` and sends nothing more; returns the begin answer.
+	pub fn begin_upload(&self, node: &Node, data: &[u8]) -> Result<Value, Value> {
+		let hash = phr_primitives::ciphertext_hash(data);
+		let request = self.request(node, BlobMethod::UploadCiphertext { size: data.len() as u64 }, BlobSubject::Ciphertext(hash));
+		node.rpc("phr_uploadBegin", json!([to_hex(&request.encode()), data.len() as u64]))
+	}
+
 	/// Uploads `data` through `node` (begin, chunks, finish); returns the finish answer.
 	pub fn upload(&self, node: &Node, data: &[u8]) -> Result<Value, Value> {
 		let hash = phr_primitives::ciphertext_hash(data);
-		let request = self.request(node, BlobMethod::UploadCiphertext { size: data.len() as u64 }, BlobSubject::Ciphertext(hash));
-		let started = node.rpc("phr_uploadBegin", json!([to_hex(&request.encode()), data.len() as u64]))?;
+		let started = self.begin_upload(node, data)?;
 		let Some(upload) = started["upload"].as_str() else { return node.rpc("phr_blobStatus", json!([hash])) };
 		for (index, chunk) in data.chunks(CHUNK).enumerate() {
 			node.rpc("phr_uploadChunk", json!([upload, index as u32, b64(chunk)]))?;

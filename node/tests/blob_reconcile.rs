@@ -1,0 +1,96 @@
+//! The blob store converges from the chain's current finalized state, not from events it must have
+//! seen (issue 14): on the four-hospital local consortium, every node keeping state for only a few
+//! blocks (`--state-pruning 8`), H4 is stopped while records are registered, one erased and a key
+//! rotated over many more blocks than it keeps state for. Restarted, it pins the new ciphertext,
+//! purges the erased one and serves reads. Then H4 starts again from an empty database and blob
+//! store (its keys kept): the same.
+
+mod common;
+
+use common::{blob::*, *};
+use phr_primitives::ciphertext_hash;
+use phr_runtime::RuntimeCall;
+use sp_keyring::Sr25519Keyring::{Alice, Eve};
+use std::time::Duration;
+
+/// What every node keeps state for, in blocks: short, so that the outage below outlives it in
+/// seconds rather than in the default's 8.5 minutes.
+const STATE_KEPT: u32 = 8;
+
+/// Waits until every node in `nodes` reports `state` for `hash`.
+fn all_report(nodes: &[Node], hash: phr_primitives::CiphertextHash, state: &str, timeout: Duration) -> bool {
+	wait_until(timeout, || nodes.iter().all(|node| blob_state(node, hash, false) == state))
+}
+
+#[test]
+fn a_node_down_longer_than_its_state_converges_when_it_returns() {
+	let dir = temp_dir("phr-reconcile-");
+	let pruning = STATE_KEPT.to_string();
+	let mut nodes = start_consortium(dir.path(), "local-consortium", &["--state-pruning", &pruning]);
+	assert!(wait_until(Duration::from_secs(150), || min_finalized(&nodes) >= 2), "finality; logs:\n{}", logs(&nodes));
+	// Eve, H1's patient, with her keys.
+	let eve = Requester::new(Eve);
+	let onboard = RuntimeCall::Consortium(pallet_consortium::Call::onboard_patient { patient: Eve.to_account_id() });
+	submit_and_finalize(&nodes[0], &nodes, vec![(Alice, onboard)]);
+	submit_and_finalize(&nodes[0], &nodes, vec![(Eve, RuntimeCall::Keys(pallet_keys::Call::register_keys { keys: eve.keys() }))]);
+
+	// Record 0, on every node.
+	let first = test_bytes(3 * CHUNK / 2, 7);
+	eve.upload(&nodes[0], &first).expect("upload at H1");
+	submit_and_finalize(&nodes[0], &nodes, vec![(Eve, register_call(Eve, &first))]);
+	assert!(
+		all_report(&nodes, ciphertext_hash(&first), "pinned", Duration::from_secs(60)),
+		"record 0 pinned everywhere; logs:\n{}",
+		logs(&nodes)
+	);
+
+	// H4 down; meanwhile record 1 registered, record 0 erased, Eve's keys rotated, and then many
+	// more blocks finalized than H4 keeps state for.
+	nodes[3].kill();
+	let up = &nodes[..3];
+	let second = test_bytes(CHUNK + 11, 8);
+	eve.upload(&nodes[0], &second).expect("upload at H1");
+	submit_and_finalize(&nodes[0], up, vec![(Eve, register_call(Eve, &second))]);
+	submit_and_finalize(&nodes[0], up, vec![(Eve, RuntimeCall::Records(pallet_records::Call::erase { record: 0 }))]);
+	// A new encryption key; the request key stays, so that Eve's later requests still verify.
+	let rotated = phr_primitives::AccountKeys { encryption: [0x5a; 32], ..eve.keys() };
+	submit_and_finalize(&nodes[0], up, vec![(Eve, RuntimeCall::Keys(pallet_keys::Call::rotate_keys { keys: rotated }))]);
+	let since = min_finalized(up);
+	assert!(
+		wait_until(Duration::from_secs(120), || min_finalized(up) >= since + 3 * STATE_KEPT),
+		"three hospitals keep finalizing; logs:\n{}",
+		logs(up)
+	);
+
+	// Back: H4 converges to the chain's state, not to the events it missed.
+	nodes[3].restart();
+	assert_converged(&nodes[3], &first, &second, "after an outage longer than its state", Duration::from_secs(120));
+
+	// H4 again, from an empty database and an empty blob store (its keys kept).
+	nodes[3].kill();
+	for entry in std::fs::read_dir(nodes[3].base.join("chains")).expect("H4's chains directory") {
+		let chain_dir = entry.expect("a chain directory").path();
+		for data in ["db", "phr-blobs"] {
+			let _ = std::fs::remove_dir_all(chain_dir.join(data));
+		}
+	}
+	nodes[3].restart();
+	assert_converged(&nodes[3], &first, &second, "from an empty database and store", Duration::from_secs(180));
+}
+
+/// Within `timeout`, `node` has the live `second` pinned and the erased `first` purged, and serves
+/// `second` to its patient, byte for byte.
+fn assert_converged(node: &Node, first: &[u8], second: &[u8], when: &str, timeout: Duration) {
+	let state = |data: &[u8]| blob_state(node, ciphertext_hash(data), false);
+	let converged = wait_until(timeout, || state(second) == "pinned" && state(first) == "purged");
+	assert!(
+		converged,
+		"{} {when}: record 1 should be pinned and the erased record 0 purged (they are {} and {}); log:\n{}",
+		node.name,
+		state(second),
+		state(first),
+		node.log_tail()
+	);
+	let (bytes, _) = Requester::new(Eve).fetch(node, 1).unwrap_or_else(|e| panic!("Eve reads record 1 at {} {when}: {e}", node.name));
+	assert!(bytes == second, "the exact bytes at {} {when}", node.name);
+}
