@@ -48,6 +48,11 @@ pub struct PhrParams {
 	#[arg(long, value_name = "SECONDS", default_value_t = 300)]
 	pub blob_upload_idle: u64,
 
+	/// Seconds a registered ciphertext that no member node holds is asked for before the node
+	/// gives up on it (status "missing").
+	#[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+	pub blob_fetch_give_up: u64,
+
 	/// The hospital's escrow key for break-glass: a file holding an X25519 secret key (64 hex
 	/// characters). The node keeps it (and every earlier one) under its base path, registers its
 	/// public key on chain for the hospital's validator account (its `phrn` key) and releases its

@@ -298,6 +298,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 			max_open_uploads: phr.blob_max_uploads,
 			max_uploads_per_account: phr.blob_max_uploads_per_account,
 			upload_idle_ms: phr.blob_upload_idle.saturating_mul(1000),
+			fetch_give_up_ms: phr.blob_fetch_give_up.saturating_mul(1000),
 		};
 		let store = phr_blob_store::BlobStore::open(&path, store_config)
 			.map_err(|e| ServiceError::Other(format!("cannot open the blob store at {}: {e}", path.display())))?;

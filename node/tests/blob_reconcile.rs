@@ -3,7 +3,8 @@
 //! blocks (`--state-pruning 8`), H4 is stopped while records are registered, one erased and a key
 //! rotated over many more blocks than it keeps state for. Restarted, it pins the new ciphertext,
 //! purges the erased one and serves reads. Then H4 starts again from an empty database and blob
-//! store (its keys kept): the same.
+//! store (its keys kept): the same. Last, a record registered with a hash nobody uploaded is
+//! given up as "missing" on every node (`--blob-fetch-give-up 10`), and stays so.
 
 mod common;
 
@@ -16,6 +17,8 @@ use std::time::Duration;
 /// What every node keeps state for, in blocks: short, so that the outage below outlives it in
 /// seconds rather than in the default's 8.5 minutes.
 const STATE_KEPT: u32 = 8;
+/// Seconds a ciphertext no member holds is asked for before it is given up.
+const GIVE_UP: &str = "10";
 
 /// Waits until every node in `nodes` reports `state` for `hash`.
 fn all_report(nodes: &[Node], hash: phr_primitives::CiphertextHash, state: &str, timeout: Duration) -> bool {
@@ -26,7 +29,8 @@ fn all_report(nodes: &[Node], hash: phr_primitives::CiphertextHash, state: &str,
 fn a_node_down_longer_than_its_state_converges_when_it_returns() {
 	let dir = temp_dir("phr-reconcile-");
 	let pruning = STATE_KEPT.to_string();
-	let mut nodes = start_consortium(dir.path(), "local-consortium", &["--state-pruning", &pruning]);
+	let mut nodes =
+		start_consortium(dir.path(), "local-consortium", &["--state-pruning", &pruning, "--blob-fetch-give-up", GIVE_UP]);
 	assert!(wait_until(Duration::from_secs(150), || min_finalized(&nodes) >= 2), "finality; logs:\n{}", logs(&nodes));
 	// Eve, H1's patient, with her keys.
 	let eve = Requester::new(Eve);
@@ -76,6 +80,21 @@ fn a_node_down_longer_than_its_state_converges_when_it_returns() {
 	}
 	nodes[3].restart();
 	assert_converged(&nodes[3], &first, &second, "from an empty database and store", Duration::from_secs(180));
+
+	// A registration of a hash nobody uploaded: every node asks the others for a while, then gives
+	// up, and it stays given up.
+	let never = test_bytes(100, 9);
+	submit_and_finalize(&nodes[0], &nodes, vec![(Eve, register_call(Eve, &never))]);
+	assert!(
+		all_report(&nodes, ciphertext_hash(&never), "missing", Duration::from_secs(90)),
+		"every node gives the unheld ciphertext up (states {:?}); logs:\n{}",
+		nodes.iter().map(|n| blob_state(n, ciphertext_hash(&never), false)).collect::<Vec<_>>(),
+		logs(&nodes)
+	);
+	std::thread::sleep(Duration::from_secs(15));
+	assert!(all_report(&nodes, ciphertext_hash(&never), "missing", Duration::from_secs(1)), "still given up 15 s later");
+	let status = nodes[0].rpc("phr_storeStatus", serde_json::json!([])).expect("store status");
+	assert_eq!(status["missing"], 1, "the store counts it: {status}");
 }
 
 /// Within `timeout`, `node` has the live `second` pinned and the erased `first` purged, and serves

@@ -94,6 +94,28 @@ impl BlobMeta {
 	}
 }
 
+/// A ciphertext registered on chain that this node does not hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode)]
+pub struct Wanted {
+	/// Failed fetch attempts.
+	pub attempts: u32,
+	/// When the first attempt failed (unix ms; 0 before).
+	pub since_ms: u64,
+	/// Given up: no member node held it for long enough (see [`BlobStore::wanted_attempt_failed`]).
+	pub missing: bool,
+}
+
+impl Wanted {
+	/// Decodes a stored entry; an entry of an older store (the attempts alone, 4 bytes big-endian)
+	/// reads as that many attempts.
+	fn decode_stored(bytes: &[u8]) -> Wanted {
+		match <[u8; 4]>::try_from(bytes) {
+			Ok(attempts) => Wanted { attempts: u32::from_be_bytes(attempts), ..Default::default() },
+			Err(_) => Wanted::decode(&mut &bytes[..]).unwrap_or_default(),
+		}
+	}
+}
+
 /// A data key wrapped for one recipient.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct WrappedKey {
@@ -125,7 +147,10 @@ pub struct StoreSummary {
 	pub pinned: u64,
 	pub purged: u64,
 	pub bytes: u64,
+	/// Being fetched from peers.
 	pub wanted: u64,
+	/// Given up: registered on chain, and no member node holds it.
+	pub missing: u64,
 	pub receipts: u64,
 	pub receipts_anchored: u64,
 	pub uploads_in_progress: u64,
@@ -144,6 +169,8 @@ pub struct StoreConfig {
 	pub max_uploads_per_account: usize,
 	/// An upload that receives nothing for this long is abandoned: its slot and chunks are freed.
 	pub upload_idle_ms: u64,
+	/// A registered ciphertext that no member node holds is given up after being wanted this long.
+	pub fetch_give_up_ms: u64,
 }
 
 impl Default for StoreConfig {
@@ -154,6 +181,7 @@ impl Default for StoreConfig {
 			max_open_uploads: 64,
 			max_uploads_per_account: 4,
 			upload_idle_ms: 5 * 60 * 1000,
+			fetch_give_up_ms: 60 * 60 * 1000,
 		}
 	}
 }
@@ -688,16 +716,17 @@ impl BlobStore {
 		batch.delete_cf(self.cf(CF_META), hash.as_bytes());
 		self.delete_chunks(hash, &mut batch, false)?;
 		if pinned {
-			batch.put_cf(self.cf(CF_WANTED), hash.as_bytes(), 0u32.to_be_bytes());
+			batch.put_cf(self.cf(CF_WANTED), hash.as_bytes(), Wanted::default().encode());
 		}
 		self.db.write_opt(batch, &Self::synced())?;
 		Ok(pinned)
 	}
 
-	/// Marks `hash` as registered on chain but missing here: replication fetches it.
+	/// Marks `hash` as registered on chain but missing here: replication fetches it. A hash
+	/// already wanted (or given up as missing) stays as it is.
 	pub fn want(&self, hash: &CiphertextHash) -> Result<(), StoreError> {
 		if self.db.get_pinned_cf(self.cf(CF_WANTED), hash.as_bytes())?.is_none() {
-			self.db.put_cf_opt(self.cf(CF_WANTED), hash.as_bytes(), 0u32.to_be_bytes(), &Self::synced())?;
+			self.db.put_cf_opt(self.cf(CF_WANTED), hash.as_bytes(), Wanted::default().encode(), &Self::synced())?;
 		}
 		Ok(())
 	}
@@ -708,22 +737,35 @@ impl BlobStore {
 		Ok(())
 	}
 
-	/// Ciphertexts to fetch from peers, with how many attempts failed so far.
-	pub fn wanted(&self) -> Result<Vec<(CiphertextHash, u32)>, StoreError> {
+	/// Ciphertexts registered on chain but not stored here: being fetched, or given up.
+	pub fn wanted(&self) -> Result<Vec<(CiphertextHash, Wanted)>, StoreError> {
 		self.db
 			.iterator_cf(self.cf(CF_WANTED), rocksdb::IteratorMode::Start)
 			.map(|item| {
 				let (key, value) = item?;
-				let attempts = value[..].try_into().map(u32::from_be_bytes).unwrap_or(0);
-				Ok((H256::from_slice(&key), attempts))
+				Ok((H256::from_slice(&key), Wanted::decode_stored(&value)))
 			})
 			.collect()
 	}
 
-	/// Counts one more failed attempt to fetch `hash`.
-	pub fn wanted_attempt_failed(&self, hash: &CiphertextHash, attempts: u32) -> Result<(), StoreError> {
-		self.db.put_cf(self.cf(CF_WANTED), hash.as_bytes(), attempts.saturating_add(1).to_be_bytes())?;
-		Ok(())
+	/// Counts one more failed attempt to fetch `hash` at `now_ms`. When every member node answered
+	/// that it does not hold it (`nobody_has_it`) and the hash has been wanted for
+	/// [`StoreConfig::fetch_give_up_ms`] since the first failure, the store gives up: the hash is
+	/// *missing*, and replication stops asking for it. Returns whether it gave up now.
+	pub fn wanted_attempt_failed(&self, hash: &CiphertextHash, now_ms: u64, nobody_has_it: bool) -> Result<bool, StoreError> {
+		let Some(value) = self.db.get_pinned_cf(self.cf(CF_WANTED), hash.as_bytes())? else { return Ok(false) };
+		let mut wanted = Wanted::decode_stored(&value);
+		drop(value);
+		if wanted.missing {
+			return Ok(false);
+		}
+		wanted.attempts = wanted.attempts.saturating_add(1);
+		if wanted.since_ms == 0 {
+			wanted.since_ms = now_ms;
+		}
+		wanted.missing = nobody_has_it && now_ms.saturating_sub(wanted.since_ms) >= self.config.fetch_give_up_ms;
+		self.db.put_cf(self.cf(CF_WANTED), hash.as_bytes(), wanted.encode())?;
+		Ok(wanted.missing)
 	}
 
 	/// Appends a served read's receipt; returns its sequence number. Written to the write-ahead log
@@ -818,7 +860,13 @@ impl BlobStore {
 				summary.bytes += meta.size;
 			}
 		}
-		summary.wanted = self.wanted()?.len() as u64;
+		for (_, wanted) in self.wanted()? {
+			if wanted.missing {
+				summary.missing += 1;
+			} else {
+				summary.wanted += 1;
+			}
+		}
 		summary.receipts = self.receipt_count();
 		summary.receipts_anchored = self.receipts_submitted()?;
 		summary.uploads_in_progress = self.uploads.lock().expect("upload table lock").len() as u64;

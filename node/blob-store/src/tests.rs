@@ -17,6 +17,7 @@ fn open_with(dir: &tempfile::TempDir, upload_idle_ms: u64) -> BlobStore {
 		max_open_uploads: 3,
 		max_uploads_per_account: 2,
 		upload_idle_ms,
+		fetch_give_up_ms: 60_000,
 	};
 	BlobStore::open(dir.path(), config).expect("the store opens")
 }
@@ -237,9 +238,9 @@ fn a_discarded_corrupt_copy_is_wanted_again_and_a_replica_pins_it() {
 	store.pin(&hash).unwrap();
 	assert_eq!(store.discard_corrupt(&hash), Ok(true));
 	assert_eq!(store.meta(&hash).unwrap(), None);
-	assert_eq!(store.wanted().unwrap(), vec![(hash, 0)]);
-	store.wanted_attempt_failed(&hash, 0).unwrap();
-	assert_eq!(store.wanted().unwrap(), vec![(hash, 1)]);
+	assert_eq!(store.wanted().unwrap(), vec![(hash, Wanted::default())]);
+	assert_eq!(store.wanted_attempt_failed(&hash, 1_000, false), Ok(false), "a peer unreachable: no give-up");
+	assert_eq!(store.wanted().unwrap(), vec![(hash, Wanted { attempts: 1, since_ms: 1_000, missing: false })]);
 	// What replication does with the copy a peer sent.
 	store.put_blob(hash, &data, 5).unwrap();
 	store.pin(&hash).unwrap();
@@ -253,6 +254,30 @@ fn a_discarded_corrupt_copy_is_wanted_again_and_a_replica_pins_it() {
 	assert_eq!(store.wanted().unwrap(), vec![]);
 	let summary = store.summary().unwrap();
 	assert_eq!((summary.pinned, summary.purged, summary.bytes), (1, 1, data.len() as u64));
+}
+
+#[test]
+fn a_ciphertext_nobody_holds_is_given_up_after_a_while_and_stays_missing() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let hash = ciphertext_hash(b"registered, never uploaded");
+	store.want(&hash).unwrap();
+	assert_eq!(store.wanted_attempt_failed(&hash, 10_000, true), Ok(false), "not yet: wanted for 0 s");
+	assert_eq!(store.wanted_attempt_failed(&hash, 50_000, false), Ok(false), "a member unreachable");
+	assert_eq!(store.wanted_attempt_failed(&hash, 69_999, true), Ok(false), "59.999 s");
+	assert_eq!(store.wanted_attempt_failed(&hash, 70_000, true), Ok(true), "nobody has it, for 60 s");
+	assert_eq!(store.wanted().unwrap(), vec![(hash, Wanted { attempts: 4, since_ms: 10_000, missing: true })]);
+	// Given up for good: wanting it again (a reconciliation) changes nothing; another failure neither.
+	store.want(&hash).unwrap();
+	assert_eq!(store.wanted_attempt_failed(&hash, 90_000, true), Ok(false));
+	assert_eq!(store.wanted().unwrap()[0].1.attempts, 4);
+	let summary = store.summary().unwrap();
+	assert_eq!((summary.wanted, summary.missing), (0, 1));
+	// The patient uploads it after all: it is stored, no longer missing.
+	store.put_blob(hash, b"registered, never uploaded", 1).unwrap();
+	store.pin(&hash).unwrap();
+	store.unwant(&hash).unwrap();
+	assert_eq!(store.summary().unwrap().missing, 0);
 }
 
 #[test]

@@ -39,6 +39,8 @@ const MAX_RESPONSE_SIZE: u64 = CHUNK_SIZE as u64 + 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// How often the background task retries what it still lacks.
 const RETRY_EVERY: Duration = Duration::from_secs(10);
+/// Most fetches of wanted ciphertexts one round of [`run`] starts.
+const FETCHES_PER_ROUND: usize = 64;
 
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub enum WireRequest {
@@ -179,11 +181,29 @@ async fn ask(blobs: &Blobs, peer: PeerId, request: WireRequest) -> Result<WireRe
 	WireResponse::decode(&mut &bytes[..]).map_err(|e| format!("undecodable answer: {e}"))
 }
 
+/// What a peer's "not found" answer reads as, in [`FetchFailure`].
+const NOT_HELD: &str = "the peer does not have it";
+
+/// Why a ciphertext could not be fetched from the member nodes.
+#[derive(Debug)]
+pub struct FetchFailure {
+	/// Each member node asked, with what went wrong there.
+	pub message: String,
+	/// Every member node answered, and none holds it.
+	pub nobody_has_it: bool,
+}
+
+impl std::fmt::Display for FetchFailure {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		f.write_str(&self.message)
+	}
+}
+
 /// Fetches `hash` from `peer` into the store, chunk by chunk; the store checks the whole hash.
 async fn fetch_from(blobs: &Blobs, peer: PeerId, hash: CiphertextHash) -> Result<(), String> {
 	let (size, chunks, first) = match ask(blobs, peer, WireRequest::Chunk { hash, index: 0 }).await? {
 		WireResponse::Chunk { size, chunks, bytes } => (size, chunks, bytes),
-		WireResponse::NotFound => return Err("the peer does not have it".into()),
+		WireResponse::NotFound => return Err(NOT_HELD.into()),
 		WireResponse::Erased => return Err("the peer says it was erased".into()),
 		_ => return Err("the peer answered something else than a chunk".into()),
 	};
@@ -216,29 +236,34 @@ fn peers(blobs: &Blobs) -> Vec<PeerId> {
 }
 
 /// Fetches a registered ciphertext this node lacks from any member node that has it, and pins it.
-pub async fn fetch_from_peers(blobs: &Blobs, hash: CiphertextHash) -> Result<(), String> {
+pub async fn fetch_from_peers(blobs: &Blobs, hash: CiphertextHash) -> Result<(), FetchFailure> {
+	let local = |error: phr_blob_store::StoreError| FetchFailure { message: error.to_string(), nobody_has_it: false };
 	let _one_at_a_time = blobs.fetching.lock().await;
-	if let Some(meta) = blobs.store.meta(&hash).map_err(|e| e.to_string())? {
+	if let Some(meta) = blobs.store.meta(&hash).map_err(local)? {
 		if meta.state == BlobState::Pinned {
 			return Ok(());
 		}
 	}
 	let mut failures = Vec::new();
+	let mut nobody_has_it = true;
 	for peer in peers(blobs) {
 		match fetch_from(blobs, peer, hash).await {
 			Ok(()) => {
-				blobs.store.pin(&hash).map_err(|e| e.to_string())?;
-				blobs.store.unwant(&hash).map_err(|e| e.to_string())?;
+				blobs.store.pin(&hash).map_err(local)?;
+				blobs.store.unwant(&hash).map_err(local)?;
 				log::info!(target: LOG_TARGET, "replicated {hash:?} from {peer}");
 				return Ok(());
 			},
-			Err(error) => failures.push(format!("{peer}: {error}")),
+			Err(error) => {
+				nobody_has_it &= error == NOT_HELD;
+				failures.push(format!("{peer}: {error}"));
+			},
 		}
 	}
 	if failures.is_empty() {
-		return Err("no member node is known to ask".into());
+		return Err(FetchFailure { message: "no member node is known to ask".into(), nobody_has_it: false });
 	}
-	Err(failures.join("; "))
+	Err(FetchFailure { message: failures.join("; "), nobody_has_it })
 }
 
 /// Asks the member nodes for the newest wrapped key of `record` for `recipient` with a data-key
@@ -404,19 +429,34 @@ pub async fn relay_release(
 	}
 }
 
-/// Fetches every wanted ciphertext, when woken and every [`RETRY_EVERY`].
+/// Fetches every wanted ciphertext, when woken and every [`RETRY_EVERY`], at most
+/// [`FETCHES_PER_ROUND`] a round; one that failed `n` times is tried again every `min(n, 30)`
+/// rounds, and given up (status "missing") once no member node has held it for the store's
+/// `fetch_give_up_ms`: a registration of a hash nobody uploaded is not chased for ever.
 pub async fn run(blobs: Arc<Blobs>) {
+	let mut round: u64 = 0;
 	loop {
+		round = round.wrapping_add(1);
 		let wanted = blobs.store.wanted().unwrap_or_else(|error| {
 			log::error!(target: LOG_TARGET, "cannot list the ciphertexts to fetch: {error}");
 			Vec::new()
 		});
-		for (hash, attempts) in wanted {
-			if let Err(error) = fetch_from_peers(&blobs, hash).await {
-				if attempts % 30 == 0 {
-					log::warn!(target: LOG_TARGET, "cannot fetch {hash:?} yet (attempt {}): {error}", attempts + 1);
-				}
-				let _ = blobs.store.wanted_attempt_failed(&hash, attempts);
+		let due = wanted
+			.into_iter()
+			.filter(|(_, wanted)| !wanted.missing && round % u64::from(wanted.attempts.clamp(1, 30)) == 0)
+			.take(FETCHES_PER_ROUND);
+		for (hash, wanted) in due {
+			let Err(failure) = fetch_from_peers(&blobs, hash).await else { continue };
+			match blobs.store.wanted_attempt_failed(&hash, now_ms(), failure.nobody_has_it) {
+				Ok(true) => log::warn!(
+					target: LOG_TARGET,
+					"gave up fetching {hash:?}: it is registered on chain, but no member node holds it (status \"missing\")"
+				),
+				Ok(false) if wanted.attempts % 30 == 0 => {
+					log::warn!(target: LOG_TARGET, "cannot fetch {hash:?} yet (attempt {}): {failure}", wanted.attempts + 1)
+				},
+				Ok(false) => {},
+				Err(error) => log::error!(target: LOG_TARGET, "cannot count a failed fetch of {hash:?}: {error}"),
 			}
 		}
 		let _ = tokio::time::timeout(RETRY_EVERY, blobs.wanted.notified()).await;

@@ -158,7 +158,8 @@ pub struct UploadStarted {
 #[serde(rename_all = "camelCase")]
 pub struct BlobStatus {
 	pub hash: CiphertextHash,
-	/// "pending", "pinned", "purged", "wanted" (registered, being fetched from a peer), "absent",
+	/// "pending", "pinned", "purged", "wanted" (registered, being fetched from a peer), "missing"
+	/// (registered, and no member node holds it: given up), "absent",
 	/// or "corrupt" (only when asked to verify).
 	pub state: String,
 	pub size: u64,
@@ -204,6 +205,8 @@ pub struct StoreStatus {
 	pub pinned: u64,
 	pub purged: u64,
 	pub wanted: u64,
+	/// Registered on chain, and no member node holds them: given up.
+	pub missing: u64,
 	pub bytes: u64,
 	pub uploads_in_progress: u64,
 	pub receipts: u64,
@@ -398,8 +401,11 @@ impl PhrRpc {
 				};
 				(state, meta.size, meta.chunks())
 			},
-			None if self.blobs.store.wanted()?.iter().any(|(wanted, _)| *wanted == hash) => ("wanted", 0, 0),
-			None => ("absent", 0, 0),
+			None => match self.blobs.store.wanted()?.iter().find(|(wanted, _)| *wanted == hash) {
+				Some((_, wanted)) if wanted.missing => ("missing", 0, 0),
+				Some(_) => ("wanted", 0, 0),
+				None => ("absent", 0, 0),
+			},
 		};
 		Ok(BlobStatus { hash, state: state.into(), size, chunks })
 	}
@@ -600,6 +606,7 @@ impl PhrApiServer for PhrRpc {
 			pinned: summary.pinned,
 			purged: summary.purged,
 			wanted: summary.wanted,
+			missing: summary.missing,
 			bytes: summary.bytes,
 			uploads_in_progress: summary.uploads_in_progress,
 			receipts: summary.receipts,
