@@ -17,7 +17,10 @@ use sc_client_api::{
 	ImportNotifications, KeyValueStates, ProofProvider, StorageEventStream, StorageKey, StorageProof,
 };
 use sc_consensus::ImportQueue;
-use sc_network::{config::FullNetworkConfiguration, NetworkBackend, NotificationMetrics};
+use sc_network::{
+	config::{FullNetworkConfiguration, SyncMode},
+	NetworkBackend, NotificationMetrics,
+};
 use sc_network_sync::{
 	block_relay_protocol::BlockDownloader,
 	engine::SyncingEngine,
@@ -84,6 +87,14 @@ where
 	let protocol_id = config.protocol_id();
 	let fork_id = config.chain_spec.fork_id();
 	let network = &net_config.network_config;
+	// As sc-service checks: this node serves no warp proofs to itself, and an archive node syncs in
+	// full.
+	match network.sync_mode {
+		SyncMode::Warp => return Err("warp sync is not available on this node: sync in full (the default)".into()),
+		SyncMode::LightState { .. } if client.requires_full_sync() =>
+			return Err("fast sync does not work for archive nodes: sync in full (the default)".into()),
+		_ => {},
+	}
 	let peers_hint = network.default_peers_set_num_full as usize + network.default_peers_set.reserved_nodes.len();
 
 	let (handler, state_config) =
@@ -262,6 +273,10 @@ impl<C: BlockBackend<Block>> BlockBackend<Block> for Proofless<C> {
 
 	fn indexed_transaction(&self, hash: sp_core::H256) -> sp_blockchain::Result<Option<Vec<u8>>> {
 		self.0.indexed_transaction(hash)
+	}
+
+	fn has_indexed_transaction(&self, hash: sp_core::H256) -> sp_blockchain::Result<bool> {
+		self.0.has_indexed_transaction(hash)
 	}
 
 	fn requires_full_sync(&self) -> bool {

@@ -2,8 +2,9 @@
 //! seen (issue 14): on the four-hospital local consortium, every node keeping state for only a few
 //! blocks (`--state-pruning 8`), H4 is stopped while records are registered, one erased and a key
 //! rotated over many more blocks than it keeps state for. Restarted, it pins the new ciphertext,
-//! purges the erased one and serves reads. Then H4 starts again from an empty database and blob
-//! store (its keys kept): the same. Last, a record registered with a hash nobody uploaded is
+//! purges the erased one and serves reads. Then H4 starts with its chain database gone but its store
+//! kept: it purges nothing while it resyncs. Then from an empty database and blob store (its keys
+//! kept): it converges again. Last, a record registered with a hash nobody uploaded is
 //! given up as "missing" on every node (`--blob-fetch-give-up 10`), and stays so.
 
 mod common;
@@ -66,16 +67,40 @@ fn a_node_down_longer_than_its_state_converges_when_it_returns() {
 		logs(up)
 	);
 
-	// Back: H4 converges to the chain's state, not to the events it missed.
+	// Back: H4 converges to the chain's state, not to the events it missed (their state is gone).
 	nodes[3].restart();
 	assert_converged(&nodes[3], &first, &second, "after an outage longer than its state", Duration::from_secs(120));
+	let log = std::fs::read_to_string(nodes[3].base.with_extension("log")).unwrap_or_default();
+	let reconciled_after: Vec<u32> = log
+		.lines()
+		.filter_map(|line| line.split("reconciled with finalized block ").nth(1))
+		.filter_map(|rest| rest.split(':').next()?.parse().ok())
+		.filter(|block| *block >= since)
+		.collect();
+	assert!(!reconciled_after.is_empty(), "H4 should have reconciled with a block after its outage; log:\n{}", nodes[3].log_tail());
+
+	// H4 again, its chain database gone but its store kept: while it syncs from genesis, an old
+	// finalized state must not make it purge what it holds.
+	nodes[3].kill();
+	for chain_dir in chain_dirs(&nodes[3]) {
+		std::fs::remove_dir_all(chain_dir.join("db")).expect("H4's chain database");
+	}
+	nodes[3].restart();
+	assert!(wait_until(Duration::from_secs(30), || nodes[3].best_height().is_some()), "H4's RPC; log:\n{}", nodes[3].log_tail());
+	assert_eq!(blob_state(&nodes[3], ciphertext_hash(&second), false), "pinned", "kept while the chain resyncs");
+	let head = nodes[0].finalized_height().expect("H1's finalized height");
+	assert!(
+		wait_until(Duration::from_secs(180), || nodes[3].finalized_height().is_some_and(|h| h >= head)),
+		"H4 resyncs to block {head}; log:\n{}",
+		nodes[3].log_tail()
+	);
+	assert_converged(&nodes[3], &first, &second, "with its chain database resynced", Duration::from_secs(60));
 
 	// H4 again, from an empty database and an empty blob store (its keys kept).
 	nodes[3].kill();
-	for entry in std::fs::read_dir(nodes[3].base.join("chains")).expect("H4's chains directory") {
-		let chain_dir = entry.expect("a chain directory").path();
+	for chain_dir in chain_dirs(&nodes[3]) {
 		for data in ["db", "phr-blobs"] {
-			let _ = std::fs::remove_dir_all(chain_dir.join(data));
+			std::fs::remove_dir_all(chain_dir.join(data)).expect("H4's database and store");
 		}
 	}
 	nodes[3].restart();
@@ -95,6 +120,14 @@ fn a_node_down_longer_than_its_state_converges_when_it_returns() {
 	assert!(all_report(&nodes, ciphertext_hash(&never), "missing", Duration::from_secs(1)), "still given up 15 s later");
 	let status = nodes[0].rpc("phr_storeStatus", serde_json::json!([])).expect("store status");
 	assert_eq!(status["missing"], 1, "the store counts it: {status}");
+}
+
+/// The directories of `node`'s chains (one here) under its base path.
+fn chain_dirs(node: &Node) -> Vec<std::path::PathBuf> {
+	std::fs::read_dir(node.base.join("chains"))
+		.expect("the node's chains directory")
+		.map(|entry| entry.expect("a chain directory").path())
+		.collect()
 }
 
 /// Within `timeout`, `node` has the live `second` pinned and the erased `first` purged, and serves

@@ -67,6 +67,9 @@ fn extrinsics_beyond_a_full_rate_window_wait_for_the_next_window() {
 		node.log_tail()
 	);
 	let chain = ChainContext::of(&node);
+	// Early in a window, so that the whole submission lands in one window and fills it.
+	let early = wait_until(Duration::from_secs(90), || node.best_height().is_some_and(|n| (1..=15).contains(&(n % WINDOW_BLOCKS))));
+	assert!(early, "the dev node should keep authoring; log:\n{}", node.log_tail());
 	let count = WINDOW_EXTRINSICS + WINDOW_EXTRINSICS / 3;
 	let extrinsics: Vec<Vec<u8>> =
 		(0..count).map(|nonce| chain.signed(remark_call(nonce as u64), Sr25519Keyring::Bob, nonce)).collect();
@@ -92,6 +95,10 @@ fn extrinsics_beyond_a_full_rate_window_wait_for_the_next_window() {
 	assert!(
 		per_window.values().all(|&n| n <= WINDOW_EXTRINSICS),
 		"a window included more than {WINDOW_EXTRINSICS} of Bob's extrinsics: {per_window:?}"
+	);
+	assert!(
+		per_window.values().any(|&n| n == WINDOW_EXTRINSICS),
+		"no window was filled, so the limit was never reached: {per_window:?}"
 	);
 	assert!(per_window.len() >= 2, "{count} extrinsics cannot fit one window: {per_window:?}");
 }

@@ -99,8 +99,11 @@ impl BlobMeta {
 pub struct Wanted {
 	/// Failed fetch attempts.
 	pub attempts: u32,
-	/// When the first attempt failed (unix ms; 0 before).
-	pub since_ms: u64,
+	/// Since when every member node asked answered that it does not hold it (unix ms; 0: not so
+	/// at the last attempt).
+	pub not_held_since_ms: u64,
+	/// When to try again (unix ms; 0: at once).
+	pub next_try_ms: u64,
 	/// Given up: no member node held it for long enough (see [`BlobStore::wanted_attempt_failed`]).
 	pub missing: bool,
 }
@@ -233,6 +236,14 @@ impl From<rocksdb::Error> for StoreError {
 	}
 }
 
+/// What an upload received, as [`BlobStore::acknowledge`] checks it.
+struct Received {
+	hash: H256,
+	size: u64,
+	received: u64,
+	next_chunk: u32,
+}
+
 /// An upload in progress: only its place and size are in memory, never its bytes.
 struct Upload {
 	hash: H256,
@@ -243,6 +254,9 @@ struct Upload {
 	owner: Option<[u8; 32]>,
 	/// When it last received something.
 	touched: Instant,
+	/// Its bytes are being checked and acknowledged: no chunk, abort or second upload of the same
+	/// hash until that is done (its chunks are the stored blob's from then on).
+	finishing: bool,
 }
 
 /// The store. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -376,12 +390,14 @@ impl BlobStore {
 		if size > self.config.max_blob_size {
 			return Err(StoreError::TooLarge { size, max: self.config.max_blob_size });
 		}
+		let mut uploads = self.uploads.lock().expect("upload table lock");
+		// Under the lock: an upload of this hash that finishes meanwhile is either still in the
+		// table or already stored, never neither.
 		match self.meta(&hash)? {
 			Some(BlobMeta { state: BlobState::Purged { .. }, .. }) => return Err(StoreError::Purged(hash)),
 			Some(_) => return Ok(None),
 			None => {},
 		}
-		let mut uploads = self.uploads.lock().expect("upload table lock");
 		if owner.is_some() {
 			self.abandon_idle(&mut uploads)?;
 		}
@@ -403,7 +419,7 @@ impl BlobStore {
 		while uploads.contains_key(&id) {
 			id = rand::random();
 		}
-		uploads.insert(id, Upload { hash, size, received: 0, next_chunk: 0, owner, touched: Instant::now() });
+		uploads.insert(id, Upload { hash, size, received: 0, next_chunk: 0, owner, touched: Instant::now(), finishing: false });
 		Ok(Some(id))
 	}
 
@@ -417,7 +433,7 @@ impl BlobStore {
 		let idle = Duration::from_millis(self.config.upload_idle_ms);
 		let abandoned: Vec<u64> = uploads
 			.iter()
-			.filter(|(_, upload)| upload.owner.is_some() && upload.touched.elapsed() >= idle)
+			.filter(|(_, upload)| upload.owner.is_some() && !upload.finishing && upload.touched.elapsed() >= idle)
 			.map(|(id, _)| *id)
 			.collect();
 		for id in &abandoned {
@@ -433,7 +449,7 @@ impl BlobStore {
 	/// Returns the bytes received so far.
 	pub fn put_chunk(&self, id: u64, index: u32, bytes: &[u8]) -> Result<u64, StoreError> {
 		let mut uploads = self.uploads.lock().expect("upload table lock");
-		let upload = uploads.get_mut(&id).ok_or(StoreError::UnknownUpload(id))?;
+		let upload = uploads.get_mut(&id).filter(|upload| !upload.finishing).ok_or(StoreError::UnknownUpload(id))?;
 		if index != upload.next_chunk {
 			return Err(StoreError::ChunkOutOfOrder { expected: upload.next_chunk, got: index });
 		}
@@ -454,7 +470,13 @@ impl BlobStore {
 
 	/// Abandons upload `id` and deletes what it stored.
 	pub fn abort_upload(&self, id: u64) -> Result<(), StoreError> {
-		let upload = self.uploads.lock().expect("upload table lock").remove(&id).ok_or(StoreError::UnknownUpload(id))?;
+		let mut uploads = self.uploads.lock().expect("upload table lock");
+		match uploads.get(&id) {
+			None => return Err(StoreError::UnknownUpload(id)),
+			Some(upload) if upload.finishing => return Err(StoreError::UploadInProgress(upload.hash)),
+			Some(_) => {},
+		}
+		let upload = uploads.remove(&id).expect("just looked up");
 		self.delete_chunks(&upload.hash, &mut WriteBatch::default(), true)
 	}
 
@@ -462,7 +484,28 @@ impl BlobStore {
 	/// when this returns `Ok` the blob survives a crash. On a mismatch the chunks are deleted.
 	/// Returns the ciphertext's hash and metadata.
 	pub fn finish_upload(&self, id: u64, now_ms: u64) -> Result<(CiphertextHash, BlobMeta), StoreError> {
-		let upload = self.uploads.lock().expect("upload table lock").remove(&id).ok_or(StoreError::UnknownUpload(id))?;
+		let (hash, size, received, chunks) = {
+			let mut uploads = self.uploads.lock().expect("upload table lock");
+			let upload = uploads.get_mut(&id).filter(|upload| !upload.finishing).ok_or(StoreError::UnknownUpload(id))?;
+			upload.finishing = true;
+			(upload.hash, upload.size, upload.received, upload.next_chunk)
+		};
+		let result = self.acknowledge(hash, size, received, chunks, now_ms);
+		self.uploads.lock().expect("upload table lock").remove(&id);
+		result
+	}
+
+	/// The checks and the durable write of [`BlobStore::finish_upload`], while the upload keeps its
+	/// place in the table.
+	fn acknowledge(
+		&self,
+		hash: CiphertextHash,
+		size: u64,
+		received: u64,
+		chunks: u32,
+		now_ms: u64,
+	) -> Result<(CiphertextHash, BlobMeta), StoreError> {
+		let upload = Received { hash, size, received, next_chunk: chunks };
 		if upload.received != upload.size {
 			self.delete_chunks(&upload.hash, &mut WriteBatch::default(), true)?;
 			return Err(StoreError::SizeMismatch { expected: upload.size, got: upload.received });
@@ -748,11 +791,17 @@ impl BlobStore {
 			.collect()
 	}
 
-	/// Counts one more failed attempt to fetch `hash` at `now_ms`. When every member node answered
-	/// that it does not hold it (`nobody_has_it`) and the hash has been wanted for
-	/// [`StoreConfig::fetch_give_up_ms`] since the first failure, the store gives up: the hash is
-	/// *missing*, and replication stops asking for it. Returns whether it gave up now.
-	pub fn wanted_attempt_failed(&self, hash: &CiphertextHash, now_ms: u64, nobody_has_it: bool) -> Result<bool, StoreError> {
+	/// Counts one more failed attempt to fetch `hash` at `now_ms`, to be tried again after
+	/// `retry_after_ms`. Once every member node has answered that it does not hold it
+	/// (`nobody_has_it`) at every attempt for [`StoreConfig::fetch_give_up_ms`], the store gives up:
+	/// the hash is *missing*, and replication stops asking for it. Returns whether it gave up now.
+	pub fn wanted_attempt_failed(
+		&self,
+		hash: &CiphertextHash,
+		now_ms: u64,
+		nobody_has_it: bool,
+		retry_after_ms: u64,
+	) -> Result<bool, StoreError> {
 		let Some(value) = self.db.get_pinned_cf(self.cf(CF_WANTED), hash.as_bytes())? else { return Ok(false) };
 		let mut wanted = Wanted::decode_stored(&value);
 		drop(value);
@@ -760,10 +809,14 @@ impl BlobStore {
 			return Ok(false);
 		}
 		wanted.attempts = wanted.attempts.saturating_add(1);
-		if wanted.since_ms == 0 {
-			wanted.since_ms = now_ms;
-		}
-		wanted.missing = nobody_has_it && now_ms.saturating_sub(wanted.since_ms) >= self.config.fetch_give_up_ms;
+		wanted.next_try_ms = now_ms.saturating_add(retry_after_ms);
+		wanted.not_held_since_ms = match (nobody_has_it, wanted.not_held_since_ms) {
+			(false, _) => 0,
+			(true, 0) => now_ms,
+			(true, since) => since,
+		};
+		wanted.missing =
+			nobody_has_it && now_ms.saturating_sub(wanted.not_held_since_ms) >= self.config.fetch_give_up_ms;
 		self.db.put_cf(self.cf(CF_WANTED), hash.as_bytes(), wanted.encode())?;
 		Ok(wanted.missing)
 	}

@@ -239,8 +239,11 @@ fn a_discarded_corrupt_copy_is_wanted_again_and_a_replica_pins_it() {
 	assert_eq!(store.discard_corrupt(&hash), Ok(true));
 	assert_eq!(store.meta(&hash).unwrap(), None);
 	assert_eq!(store.wanted().unwrap(), vec![(hash, Wanted::default())]);
-	assert_eq!(store.wanted_attempt_failed(&hash, 1_000, false), Ok(false), "a peer unreachable: no give-up");
-	assert_eq!(store.wanted().unwrap(), vec![(hash, Wanted { attempts: 1, since_ms: 1_000, missing: false })]);
+	assert_eq!(store.wanted_attempt_failed(&hash, 1_000, false, 10), Ok(false), "a peer unreachable: no give-up");
+	assert_eq!(
+		store.wanted().unwrap(),
+		vec![(hash, Wanted { attempts: 1, not_held_since_ms: 0, next_try_ms: 1_010, missing: false })]
+	);
 	// What replication does with the copy a peer sent.
 	store.put_blob(hash, &data, 5).unwrap();
 	store.pin(&hash).unwrap();
@@ -262,15 +265,20 @@ fn a_ciphertext_nobody_holds_is_given_up_after_a_while_and_stays_missing() {
 	let store = open(&dir);
 	let hash = ciphertext_hash(b"registered, never uploaded");
 	store.want(&hash).unwrap();
-	assert_eq!(store.wanted_attempt_failed(&hash, 10_000, true), Ok(false), "not yet: wanted for 0 s");
-	assert_eq!(store.wanted_attempt_failed(&hash, 50_000, false), Ok(false), "a member unreachable");
-	assert_eq!(store.wanted_attempt_failed(&hash, 69_999, true), Ok(false), "59.999 s");
-	assert_eq!(store.wanted_attempt_failed(&hash, 70_000, true), Ok(true), "nobody has it, for 60 s");
-	assert_eq!(store.wanted().unwrap(), vec![(hash, Wanted { attempts: 4, since_ms: 10_000, missing: true })]);
+	let failed = |now: u64, nobody: bool| store.wanted_attempt_failed(&hash, now, nobody, 1_000);
+	assert_eq!(failed(10_000, true), Ok(false), "not yet: nobody had it for 0 s");
+	assert_eq!(failed(50_000, false), Ok(false), "a member unreachable: the clock starts again");
+	assert_eq!(failed(60_000, true), Ok(false));
+	assert_eq!(failed(119_999, true), Ok(false), "59.999 s");
+	assert_eq!(failed(120_000, true), Ok(true), "nobody had it, for 60 s");
+	assert_eq!(
+		store.wanted().unwrap(),
+		vec![(hash, Wanted { attempts: 5, not_held_since_ms: 60_000, next_try_ms: 121_000, missing: true })]
+	);
 	// Given up for good: wanting it again (a reconciliation) changes nothing; another failure neither.
 	store.want(&hash).unwrap();
-	assert_eq!(store.wanted_attempt_failed(&hash, 90_000, true), Ok(false));
-	assert_eq!(store.wanted().unwrap()[0].1.attempts, 4);
+	assert_eq!(failed(190_000, true), Ok(false));
+	assert_eq!(store.wanted().unwrap()[0].1.attempts, 5);
 	let summary = store.summary().unwrap();
 	assert_eq!((summary.wanted, summary.missing), (0, 1));
 	// The patient uploads it after all: it is stored, no longer missing.

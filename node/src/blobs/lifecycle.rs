@@ -132,27 +132,40 @@ struct Reconciled {
 /// Converges the store to the chain's state at finalized block `number` (hash `at`): see the
 /// module's documentation. Leaves the cursor at `number`.
 fn reconcile(blobs: &Blobs, number: u32, at: Hash) -> Result<Reconciled, String> {
+	let store = &blobs.store;
+	// Never against an older state than the store has seen (a chain database resynced or restored
+	// from a backup under a kept store): what is pinned there may not be registered yet at `number`.
+	if let Some(seen) = store.finalized_cursor().map_err(|e| e.to_string())? {
+		if number < seen {
+			log::info!(target: LOG_TARGET, "not reconciling with finalized block {number}: the store has seen block {seen} (the chain is behind it)");
+			return Ok(Reconciled::default());
+		}
+	}
 	let chain = ChainView { client: &blobs.client };
 	let records = chain.all_records(at).map_err(|e| e.to_string())?;
 	let (erased, kept): (Vec<_>, Vec<_>) = records.iter().partition(|(_, record)| record.is_erased());
 	let live: HashSet<CiphertextHash> = kept.iter().map(|(_, record)| record.ciphertext_hash).collect();
 	let dead: HashSet<CiphertextHash> = erased.iter().map(|(_, record)| record.ciphertext_hash).collect();
-	let store = &blobs.store;
 	let now = now_ms();
 	let mut done = Reconciled::default();
 	let mut held = HashSet::new();
 	for (hash, meta) in store.blobs().map_err(|e| e.to_string())? {
 		held.insert(hash);
 		match meta.state {
+			BlobState::Purged { .. } => {},
+			// Erased on chain: for good.
+			_ if dead.contains(&hash) => {
+				store.purge(&hash, now).map_err(|e| e.to_string())?;
+				done.purged.push(hash);
+			},
 			BlobState::Pending { .. } if live.contains(&hash) => {
 				store.pin(&hash).map_err(|e| e.to_string())?;
 				done.pinned += 1;
 			},
-			BlobState::Pinned if !live.contains(&hash) => {
-				store.purge(&hash, now).map_err(|e| e.to_string())?;
-				done.purged.push(hash);
-			},
-			BlobState::Pending { .. } if dead.contains(&hash) => {
+			// Pinned here, so registered at a block the store saw (at or before `number`), and no
+			// version names it at `number`: replaced by a re-encryption. Unless a block finalized
+			// since names it (an upload or a fetch pinned it meanwhile).
+			BlobState::Pinned if !live.contains(&hash) && !registered_now(&chain, hash)? => {
 				store.purge(&hash, now).map_err(|e| e.to_string())?;
 				done.purged.push(hash);
 			},
@@ -206,6 +219,11 @@ fn reconcile(blobs: &Blobs, number: u32, at: Hash) -> Result<Reconciled, String>
 		done.erased_keys,
 	);
 	Ok(done)
+}
+
+/// Whether a live record version names `hash` at the newest finalized block.
+fn registered_now(chain: &ChainView<'_>, hash: CiphertextHash) -> Result<bool, String> {
+	chain.record_by_hash(chain.finalized(), hash).map(|record| record.is_some()).map_err(|e| e.to_string())
 }
 
 /// Reconciles with the latest finalized block.

@@ -429,25 +429,24 @@ pub async fn relay_release(
 	}
 }
 
-/// Fetches every wanted ciphertext, when woken and every [`RETRY_EVERY`], at most
-/// [`FETCHES_PER_ROUND`] a round; one that failed `n` times is tried again every `min(n, 30)`
-/// rounds, and given up (status "missing") once no member node has held it for the store's
-/// `fetch_give_up_ms`: a registration of a hash nobody uploaded is not chased for ever.
+/// Fetches the wanted ciphertexts that are due, when woken and every [`RETRY_EVERY`], at most
+/// [`FETCHES_PER_ROUND`] a round (the longest waiting first); one that failed `n` times waits
+/// `min(n, 30)` × [`RETRY_EVERY`], and is given up (status "missing") once no member node has held
+/// it for the store's `fetch_give_up_ms`: a registration of a hash nobody uploaded is not chased
+/// for ever.
 pub async fn run(blobs: Arc<Blobs>) {
-	let mut round: u64 = 0;
 	loop {
-		round = round.wrapping_add(1);
 		let wanted = blobs.store.wanted().unwrap_or_else(|error| {
 			log::error!(target: LOG_TARGET, "cannot list the ciphertexts to fetch: {error}");
 			Vec::new()
 		});
-		let due = wanted
-			.into_iter()
-			.filter(|(_, wanted)| !wanted.missing && round % u64::from(wanted.attempts.clamp(1, 30)) == 0)
-			.take(FETCHES_PER_ROUND);
-		for (hash, wanted) in due {
+		let now = now_ms();
+		let mut due: Vec<_> = wanted.into_iter().filter(|(_, wanted)| !wanted.missing && wanted.next_try_ms <= now).collect();
+		due.sort_by_key(|(_, wanted)| wanted.next_try_ms);
+		for (hash, wanted) in due.into_iter().take(FETCHES_PER_ROUND) {
 			let Err(failure) = fetch_from_peers(&blobs, hash).await else { continue };
-			match blobs.store.wanted_attempt_failed(&hash, now_ms(), failure.nobody_has_it) {
+			let wait = RETRY_EVERY.saturating_mul(wanted.attempts.saturating_add(1).min(30));
+			match blobs.store.wanted_attempt_failed(&hash, now_ms(), failure.nobody_has_it, wait.as_millis() as u64) {
 				Ok(true) => log::warn!(
 					target: LOG_TARGET,
 					"gave up fetching {hash:?}: it is registered on chain, but no member node holds it (status \"missing\")"

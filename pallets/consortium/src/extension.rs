@@ -12,7 +12,8 @@
 //!   would be banned on revalidation with every later nonce of its signer, and a "future" tag for
 //!   the next window would park it where this pool release never revalidates it
 //!   (docs/operator.md, "Transaction pool"). Instead `validate` gives each signer's extrinsics a
-//!   priority that falls with what the signer used of the current window: light senders go first.
+//!   priority that falls with what the signer used of the current window, as of that validation:
+//!   once a block used up a signer's window, the rest of its queue goes last.
 
 //! There are no fees: the rate limit is what keeps one registered account from filling blocks.
 //! Unsigned extrinsics (inherents such as the timestamp) pass untouched; the runtime admits no
