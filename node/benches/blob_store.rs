@@ -97,9 +97,7 @@ fn main() {
 	let seconds: u64 = env_or("PHR_BENCH_SECONDS", 10);
 
 	let dir = temp_dir("phr-bench-blobs-");
-	let mut node = Node::new("dev", &dir.path().join("dev"));
-	node.start(vec!["--dev".into()]);
-	assert!(wait_until(Duration::from_secs(60), || node.finalized_height().unwrap_or(0) >= 1), "the dev node starts");
+	let node = start_dev_node(dir.path());
 	let bob = Requester::new(Bob);
 	let nodes = std::slice::from_ref(&node);
 	submit_and_finalize(&node, nodes, vec![(Bob, RuntimeCall::Keys(pallet_keys::Call::register_keys { keys: bob.keys() }))]);

@@ -21,9 +21,7 @@ const ROUNDS: u32 = 6;
 #[test]
 fn acknowledged_uploads_survive_sigkill_and_none_is_corrupt() {
 	let dir = temp_dir("phr-crash-");
-	let mut node = Node::new("dev", &dir.path().join("dev"));
-	node.start(vec!["--dev".into()]);
-	assert!(wait_until(Duration::from_secs(60), || node.finalized_height().unwrap_or(0) >= 1), "log:\n{}", node.log_tail());
+	let mut node = start_dev_node(dir.path());
 	let bob = Requester::new(Bob);
 	let nodes = std::slice::from_ref(&node);
 	submit_and_finalize(&node, nodes, vec![(Bob, RuntimeCall::Keys(pallet_keys::Call::register_keys { keys: bob.keys() }))]);

@@ -19,13 +19,7 @@ fn remark() -> RuntimeCall {
 #[test]
 fn pool_refuses_unregistered_and_admits_patient_without_fees() {
 	let dir = temp_dir("phr-dev-");
-	let mut node = Node::new("dev", &dir.path().join("dev"));
-	node.start(vec!["--dev".into()]);
-	assert!(
-		wait_until(Duration::from_secs(60), || node.best_height().unwrap_or(0) >= 1),
-		"the dev node should author blocks; log:\n{}",
-		node.log_tail()
-	);
+	let node = start_dev_node(dir.path());
 	let chain = ChainContext::of(&node);
 
 	// Eve is not registered in the dev preset.
@@ -59,13 +53,7 @@ const WINDOW_BLOCKS: u32 = 30;
 #[test]
 fn extrinsics_beyond_a_full_rate_window_wait_for_the_next_window() {
 	let dir = temp_dir("phr-dev-");
-	let mut node = Node::new("dev", &dir.path().join("dev"));
-	node.start(vec!["--dev".into()]);
-	assert!(
-		wait_until(Duration::from_secs(60), || node.finalized_height().unwrap_or(0) >= 1),
-		"the dev node should finalize blocks; log:\n{}",
-		node.log_tail()
-	);
+	let node = start_dev_node(dir.path());
 	let chain = ChainContext::of(&node);
 	// Early in a window, so that the whole submission lands in one window and fills it.
 	let early = wait_until(Duration::from_secs(90), || node.best_height().is_some_and(|n| (1..=15).contains(&(n % WINDOW_BLOCKS))));

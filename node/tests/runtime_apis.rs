@@ -13,13 +13,7 @@ use std::time::Duration;
 #[test]
 fn records_and_keys_apis_answer_over_state_call() {
 	let dir = temp_dir("phr-apis-");
-	let mut node = Node::new("dev", &dir.path().join("dev"));
-	node.start(vec!["--dev".into()]);
-	assert!(
-		wait_until(Duration::from_secs(60), || node.best_height().unwrap_or(0) >= 1),
-		"the dev node should author blocks; log:\n{}",
-		node.log_tail()
-	);
+	let node = start_dev_node(dir.path());
 	let chain = ChainContext::of(&node);
 	let bob = Sr25519Keyring::Bob;
 	let keys = AccountKeys {

@@ -9,7 +9,7 @@ mod support;
 
 use std::{process::Command, time::Duration};
 
-use common::{temp_dir, wait_until, workspace_binary, Node};
+use common::{start_dev_node, temp_dir, wait_until, workspace_binary};
 use support::Wallet;
 use serde_json::{json, Value};
 use sp_core::crypto::Ss58Codec;
@@ -32,9 +32,7 @@ fn fhir_bundle() -> Value {
 #[test]
 fn add_share_read_revoke_rekey_fhir_and_audit() {
 	let dir = temp_dir("phr-wallet-");
-	let mut node = Node::new("dev", &dir.path().join("dev"));
-	node.start(vec!["--dev".into()]);
-	assert!(wait_until(Duration::from_secs(60), || node.finalized_height().unwrap_or(0) >= 1), "dev node: {}", node.log_tail());
+	let node = start_dev_node(dir.path());
 	let url = format!("http://127.0.0.1:{}", node.rpc_port);
 	let wallet = |name: &str| Wallet { path: dir.path().join(format!("{name}.json")), url: url.clone() };
 	let (alice, bob, charlie, dave, eve) = (wallet("alice"), wallet("bob"), wallet("charlie"), wallet("dave"), wallet("eve"));

@@ -343,6 +343,15 @@ pub fn local_escrow_key(hospital: usize) -> [u8; 32] {
 		.expect("32 bytes")
 }
 
+/// Starts a `--dev` node (one validator) under `dir` and waits until it has finalized a block.
+pub fn start_dev_node(dir: &Path) -> Node {
+	let mut node = Node::new("dev", &dir.join("dev"));
+	node.start(vec!["--dev".into()]);
+	let finalizing = wait_until(Duration::from_secs(60), || node.finalized_height().unwrap_or(0) >= 1);
+	assert!(finalizing, "the dev node should finalize blocks; log:\n{}", node.log_tail());
+	node
+}
+
 /// Starts the four validators of `local-consortium` under `dir`, as `scripts/run-consortium.sh`
 /// does: fixed node keys (the preset's member peer ids), session keys and the hospital node key
 /// (`phrn`, which anchors read receipts) from `//<Validator>`.
