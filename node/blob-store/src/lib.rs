@@ -484,28 +484,20 @@ impl BlobStore {
 	/// when this returns `Ok` the blob survives a crash. On a mismatch the chunks are deleted.
 	/// Returns the ciphertext's hash and metadata.
 	pub fn finish_upload(&self, id: u64, now_ms: u64) -> Result<(CiphertextHash, BlobMeta), StoreError> {
-		let (hash, size, received, chunks) = {
+		let received = {
 			let mut uploads = self.uploads.lock().expect("upload table lock");
 			let upload = uploads.get_mut(&id).filter(|upload| !upload.finishing).ok_or(StoreError::UnknownUpload(id))?;
 			upload.finishing = true;
-			(upload.hash, upload.size, upload.received, upload.next_chunk)
+			Received { hash: upload.hash, size: upload.size, received: upload.received, next_chunk: upload.next_chunk }
 		};
-		let result = self.acknowledge(hash, size, received, chunks, now_ms);
+		let result = self.acknowledge(received, now_ms);
 		self.uploads.lock().expect("upload table lock").remove(&id);
 		result
 	}
 
 	/// The checks and the durable write of [`BlobStore::finish_upload`], while the upload keeps its
 	/// place in the table.
-	fn acknowledge(
-		&self,
-		hash: CiphertextHash,
-		size: u64,
-		received: u64,
-		chunks: u32,
-		now_ms: u64,
-	) -> Result<(CiphertextHash, BlobMeta), StoreError> {
-		let upload = Received { hash, size, received, next_chunk: chunks };
+	fn acknowledge(&self, upload: Received, now_ms: u64) -> Result<(CiphertextHash, BlobMeta), StoreError> {
 		if upload.received != upload.size {
 			self.delete_chunks(&upload.hash, &mut WriteBatch::default(), true)?;
 			return Err(StoreError::SizeMismatch { expected: upload.size, got: upload.received });
