@@ -2,10 +2,10 @@
 //! node.
 //!
 //! `sc_service::build_network` registers the block-request, state-request and warp-proof handlers
-//! itself, and they answer any connected peer. This module builds the same parts from the public
-//! pieces `sc-service` and `sc-network-sync` export, with each of those handlers behind
-//! [`guard_requests`]: the syncing strategy and engine here, then `build_network_advanced` for the
-//! rest. That last step always registers the light-client handler too; it is handed a
+//! itself, and they answer any connected peer. [`guarded_sync`] builds the same parts from the
+//! public pieces `sc-service` and `sc-network-sync` export, with each of those handlers behind
+//! [`guard_requests`], and the syncing strategy and engine over them; the node's service then
+//! calls `build_network_advanced` for the rest. That last step always registers the light-client handler too; it is handed a
 //! [`Proofless`] view of the client, so it serves no storage or execution proof to anyone. Full
 //! nodes never ask for them, and wallets read proofs over RPC (`state_getReadProof`).
 
@@ -22,11 +22,15 @@ use sc_network::{
 	NetworkBackend, NotificationMetrics,
 };
 use sc_network_sync::{
-	block_relay_protocol::BlockDownloader,
+	block_request_handler::BlockRequestHandler,
 	engine::SyncingEngine,
 	service::network::NetworkServiceHandle,
 	state_request_handler::StateRequestHandler,
-	strategy::polkadot::{PolkadotSyncingStrategy, PolkadotSyncingStrategyConfig},
+	strategy::{
+		polkadot::{PolkadotSyncingStrategy, PolkadotSyncingStrategyConfig},
+		warp::WarpSyncProvider,
+	},
+	warp_request_handler::RequestHandler as WarpRequestHandler,
 	SyncingService,
 };
 use sc_service::{error::Error as ServiceError, Configuration, SpawnEssentialTaskHandle, SpawnTaskHandle};
@@ -49,15 +53,16 @@ pub struct SyncParts<'a, N: NetworkBackend<Block, Hash>> {
 	pub members: &'a MemberNodes,
 	pub spawn_handle: SpawnTaskHandle,
 	pub spawn_essential_handle: SpawnEssentialTaskHandle,
-	/// The block downloader of the guarded block-request protocol (its handler already registered).
-	pub block_downloader: Arc<dyn BlockDownloader<Block>>,
+	/// What the warp-proof handler serves (GRANDPA's authority-set changes).
+	pub warp_proofs: Arc<dyn WarpSyncProvider<Block>>,
 	pub network_handle: NetworkServiceHandle,
 	pub metrics: NotificationMetrics,
 }
 
-/// Registers the state-request protocol behind the membership guard and starts the syncing
-/// engine (full sync, no warp: see docs/operator.md). Returns its service and the block-announce
-/// protocol configuration, for `sc_service::build_network_advanced`.
+/// Registers the block-request, state-request and warp-proof protocols behind the membership guard
+/// and starts the syncing engine over them (full sync: this node does not warp-sync itself, see
+/// docs/operator.md). Returns its service and the block-announce protocol configuration, for
+/// `sc_service::build_network_advanced`.
 pub fn guarded_sync<N, C, IQ>(
 	parts: SyncParts<'_, N>,
 	client: Arc<C>,
@@ -80,7 +85,7 @@ where
 		members,
 		spawn_handle,
 		spawn_essential_handle,
-		block_downloader,
+		warp_proofs,
 		network_handle,
 		metrics,
 	} = parts;
@@ -96,12 +101,29 @@ where
 		_ => {},
 	}
 	let peers_hint = network.default_peers_set_num_full as usize + network.default_peers_set.reserved_nodes.len();
+	let guarded = |config| guard_requests::<N>(config, members.clone(), &spawn_handle);
+
+	let relay = BlockRequestHandler::new::<ConfigHarvest>(
+		network_handle.clone(),
+		&protocol_id,
+		fork_id,
+		client.clone(),
+		(network.default_peers_set.in_peers + network.default_peers_set.out_peers) as usize,
+	);
+	let mut server = relay.server;
+	spawn_handle.spawn("phr-block-request-handler", Some("networking"), async move { server.run().await });
+	net_config.add_request_response_protocol(guarded(relay.request_response_config));
+
+	let genesis = client.info().genesis_hash;
+	let (handler, warp_config) = WarpRequestHandler::new::<_, ConfigHarvest>(protocol_id.clone(), genesis, fork_id, warp_proofs);
+	spawn_handle.spawn("phr-warp-proof-handler", Some("networking"), handler.run());
+	net_config.add_request_response_protocol(guarded(warp_config));
 
 	let (handler, state_config) =
 		StateRequestHandler::new::<ConfigHarvest>(&protocol_id, fork_id, client.clone(), peers_hint);
 	let state_request_protocol_name = state_config.name.clone();
 	spawn_handle.spawn("phr-state-request-handler", Some("networking"), handler.run());
-	net_config.add_request_response_protocol(guard_requests::<N>(state_config, members.clone(), &spawn_handle));
+	net_config.add_request_response_protocol(guarded(state_config));
 
 	let network = &net_config.network_config;
 	let strategy = PolkadotSyncingStrategy::new(
@@ -112,7 +134,7 @@ where
 			min_peers_to_start_warp_sync: network.min_peers_to_start_warp_sync,
 			metrics_registry: config.prometheus_registry().cloned(),
 			state_request_protocol_name,
-			block_downloader,
+			block_downloader: relay.downloader,
 			gap_sync_body_policy: sc_service::default_gap_sync_body_policy(config.blocks_pruning),
 		},
 		client.clone(),

@@ -191,50 +191,15 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 	let members = crate::permissioning::MemberNodes::load(&*client, phr.open_network);
 
 	// sc-service's own block-request, state-request and warp-proof handlers answer any connected
-	// peer: they are built here, behind the membership guard, and the network assembled around them
-	// (`crate::network`).
+	// peer: `crate::network` builds them behind the membership guard, and the syncing around them.
 	let network_provider = sc_network_sync::service::network::NetworkServiceProvider::new();
 	let protocol_id = config.protocol_id();
 	let fork_id = config.chain_spec.fork_id().map(str::to_owned);
-	let block_downloader = {
-		let relay = sc_network_sync::block_request_handler::BlockRequestHandler::new::<crate::permissioning::ConfigHarvest>(
-			network_provider.handle(),
-			&protocol_id,
-			fork_id.as_deref(),
-			client.clone(),
-			(config.network.default_peers_set.in_peers + config.network.default_peers_set.out_peers) as usize,
-		);
-		let mut server = relay.server;
-		task_manager.spawn_handle().spawn("phr-block-request-handler", Some("networking"), async move {
-			server.run().await
-		});
-		net_config.add_request_response_protocol(crate::permissioning::guard_requests::<N>(
-			relay.request_response_config,
-			members.clone(),
-			&task_manager.spawn_handle(),
-		));
-		relay.downloader
-	};
-	let warp_sync = Arc::new(sc_consensus_grandpa::warp_proof::NetworkProvider::new(
+	let warp_proofs = Arc::new(sc_consensus_grandpa::warp_proof::NetworkProvider::new(
 		backend.clone(),
 		grandpa_link.shared_authority_set().clone(),
 		Vec::default(),
 	));
-	{
-		let (handler, warp_config) =
-			sc_network_sync::warp_request_handler::RequestHandler::new::<_, crate::permissioning::ConfigHarvest>(
-				protocol_id.clone(),
-				genesis_hash,
-				fork_id.as_deref(),
-				warp_sync.clone(),
-			);
-		task_manager.spawn_handle().spawn("phr-warp-proof-handler", Some("networking"), handler.run());
-		net_config.add_request_response_protocol(crate::permissioning::guard_requests::<N>(
-			warp_config,
-			members.clone(),
-			&task_manager.spawn_handle(),
-		));
-	}
 	let (sync_service, block_announce_config) = crate::network::guarded_sync(
 		crate::network::SyncParts {
 			config: &config,
@@ -242,7 +207,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 			members: &members,
 			spawn_handle: task_manager.spawn_handle(),
 			spawn_essential_handle: task_manager.spawn_essential_handle(),
-			block_downloader,
+			warp_proofs,
 			network_handle: network_provider.handle(),
 			metrics: metrics.clone(),
 		},
