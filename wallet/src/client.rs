@@ -119,36 +119,89 @@ impl Node {
 		self.call("chain_getBlockHash", vec![Value::from(number)])
 	}
 
+	/// What a signature commits to on this chain now (the runtime version may change with an
+	/// upgrade).
+	fn signing_context(&self, genesis: H256) -> Result<phr_runtime::SigningContext> {
+		let version = self.runtime_version()?;
+		Ok(phr_runtime::SigningContext {
+			genesis,
+			spec_version: version.spec_version,
+			transaction_version: version.transaction_version,
+		})
+	}
+
+	/// The version of the runtime the chain runs at the node's best block.
+	pub fn runtime_version(&self) -> Result<sp_version::RuntimeVersion> {
+		self.call("state_getRuntimeVersion", vec![])
+	}
+
+	/// Sends extrinsic bytes to the node's pool, with the pool's refusal in words.
+	fn send(&self, encoded: &str) -> Result<()> {
+		self.call::<H256>("author_submitExtrinsic", vec![Value::from(encoded)]).map(|_| ()).map_err(pool_refusal)
+	}
+
 	/// Signs `call` with the wallet's account, submits it, and waits until it is FINAL; a
 	/// dispatch error is returned as such, by name.
+	///
+	/// While it waits, the same signed bytes are sent again now and then: a pool may still lose
+	/// what it accepted (a fork under overload, an eviction when full). The pool answers
+	/// "already imported" while it holds them and "outdated" once they are in a block; both are
+	/// fine here, the finalized blocks decide. When a runtime upgrade changed the version the
+	/// signature commits to, the call is signed again with the same nonce (only one of the two can
+	/// ever be included).
 	pub fn submit(&self, wallet: &Wallet, call: RuntimeCall) -> Result<Finalized> {
 		let genesis = self.block_hash(0)?;
-		let version: Value = self.call("state_getRuntimeVersion", vec![])?;
-		let context = phr_runtime::SigningContext {
-			genesis,
-			spec_version: version["specVersion"].as_u64().unwrap_or_default() as u32,
-			transaction_version: version["transactionVersion"].as_u64().unwrap_or_default() as u32,
-		};
+		let mut context = self.signing_context(genesis)?;
 		let account = wallet.account();
 		let nonce: u32 = self.call("system_accountNextIndex", vec![Value::from(account.to_string())])?;
-		let extrinsic = phr_runtime::signed_extrinsic(&context, call, account, nonce, |payload| wallet.sign(payload));
-		let encoded = to_hex(&extrinsic.encode());
-		let mut next = self.block_number(self.finalized_head()?)? + 1;
-		let _: H256 = self.call("author_submitExtrinsic", vec![Value::from(encoded.clone())]).map_err(|e| match e {
-			WalletError::Rpc { code: 1010, message, .. } if message.contains("Custom error: 1") => WalletError::Dispatch(
-				"this account is not registered with the consortium: ask a hospital admin to onboard it".into(),
-			),
-			other => other,
-		})?;
+		let sign = |context: &phr_runtime::SigningContext| {
+			let extrinsic = phr_runtime::signed_extrinsic(context, call.clone(), account.clone(), nonce, |payload| wallet.sign(payload));
+			to_hex(&extrinsic.encode())
+		};
+		let first = sign(&context);
+		let from = self.block_number(self.finalized_head()?)? + 1;
+		self.send(&first)?;
+		self.until_final(from, first, |node, latest| match node.signing_context(genesis) {
+			Ok(now) if now.spec_version != context.spec_version || now.transaction_version != context.transaction_version => {
+				context = now;
+				let resigned = sign(&context);
+				let _ = node.send(&resigned);
+				Some(resigned)
+			},
+			_ => {
+				let _ = node.send(latest);
+				None
+			},
+		})
+	}
+
+	/// Submits `call` unsigned (only `System::apply_authorized_upgrade` passes the pool so) and
+	/// waits until it is FINAL.
+	pub fn submit_unsigned(&self, call: RuntimeCall) -> Result<Finalized> {
+		let encoded = to_hex(&phr_runtime::UncheckedExtrinsic::new_bare(call).encode());
+		let from = self.block_number(self.finalized_head()?)? + 1;
+		self.send(&encoded)?;
+		self.until_final(from, encoded, |node, latest| {
+			let _ = node.send(latest);
+			None
+		})
+	}
+
+	/// Scans the finalized blocks from `from` until one includes `first` or an encoding `resend`
+	/// returned (called every `RESUBMIT_AFTER` with the latest one), and returns its outcome.
+	fn until_final(
+		&self,
+		mut next: u32,
+		first: String,
+		mut resend: impl FnMut(&Node, &str) -> Option<String>,
+	) -> Result<Finalized> {
+		let mut sent = vec![first];
 		let started = Instant::now();
 		let mut submitted = Instant::now();
 		loop {
-			// A pool may still lose what it accepted (a fork under overload, an eviction when full):
-			// the very same signed bytes are sent again now and then. The pool answers "already
-			// imported" while it holds them and "outdated" once they (or, never, another extrinsic
-			// of this nonce) are in a block; both are fine here, the finalized blocks decide.
 			if submitted.elapsed() > RESUBMIT_AFTER {
-				let _ = self.call::<H256>("author_submitExtrinsic", vec![Value::from(encoded.clone())]);
+				let latest = sent.last().expect("one encoding at least").clone();
+				sent.extend(resend(self, &latest));
 				submitted = Instant::now();
 			}
 			let finalized = self.block_number(self.finalized_head()?)?;
@@ -156,7 +209,8 @@ impl Node {
 				let hash = self.block_hash(next)?;
 				let block: Value = self.call("chain_getBlock", vec![serde_json::to_value(hash).expect("hash")])?;
 				let extrinsics = block["block"]["extrinsics"].as_array().cloned().unwrap_or_default();
-				if let Some(index) = extrinsics.iter().position(|x| x.as_str() == Some(&encoded)) {
+				let found = extrinsics.iter().position(|x| x.as_str().is_some_and(|x| sent.iter().any(|s| s == x)));
+				if let Some(index) = found {
 					return self.outcome(hash, index as u32);
 				}
 				next += 1;
@@ -251,6 +305,25 @@ impl Node {
 			expires_at_ms: now_ms() + REQUEST_LIFETIME_MS,
 		};
 		Ok(sign_request(request, wallet.request_key()))
+	}
+}
+
+/// The pool's refusal of an extrinsic in words: the consortium's own codes (`tx_error`) by what
+/// they mean, anything else as the node said it.
+fn pool_refusal(error: WalletError) -> WalletError {
+	match error {
+		WalletError::Rpc { code: 1010, message, method } => {
+			let custom = message
+				.split("Custom error: ")
+				.nth(1)
+				.and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+				.and_then(|digits| digits.parse::<u8>().ok());
+			match custom {
+				Some(code) => WalletError::Dispatch(phr_primitives::tx_error::describe(code).into()),
+				None => WalletError::Rpc { code: 1010, message, method },
+			}
+		},
+		other => other,
 	}
 }
 

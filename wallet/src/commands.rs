@@ -916,11 +916,24 @@ fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
 
 fn admin(cli: &Cli, command: &AdminCommand) -> Result<Report> {
 	use pallet_consortium::{Call, ConsortiumAction};
+	match command {
+		AdminCommand::ApplyUpgrade { wasm } => return apply_upgrade(cli, wasm),
+		AdminCommand::Approve { proposal } => return approve(cli, *proposal),
+		_ => {},
+	}
 	let (call, text, json) = match command {
 		AdminCommand::Onboard { patient } => {
 			let patient = parse_account(patient)?;
 			let text = format!("{} is onboarded as a patient of your hospital.", patient.to_ss58check());
 			(Call::onboard_patient { patient: patient.clone() }, text, json!({ "patient": patient.to_ss58check() }))
+		},
+		AdminCommand::Offboard { patient } => {
+			let patient = parse_account(patient)?;
+			let text = format!(
+				"{} is offboarded: it keeps its records and may still revoke, withdraw consent and erase.",
+				patient.to_ss58check()
+			);
+			(Call::offboard_patient { patient: patient.clone() }, text, json!({ "offboarded": patient.to_ss58check() }))
 		},
 		AdminCommand::Staff { account, roles, department, facility } => {
 			let who = parse_account(account)?;
@@ -929,10 +942,31 @@ fn admin(cli: &Cli, command: &AdminCommand) -> Result<Report> {
 			let call = Call::register_staff { who: who.clone(), roles: RoleSet::from_roles(&roles), department: attribute(department)?, facility: attribute(facility)? };
 			(call, text, json!({ "staff": who.to_ss58check() }))
 		},
-		AdminCommand::Approve { proposal } =>
-			(Call::approve { proposal: *proposal }, format!("Approved proposal {proposal}."), json!({ "approved": proposal })),
+		AdminCommand::ProposeValidator { hospital, validator, peer_id } => {
+			let action = ConsortiumAction::ChangeValidator {
+				hospital: *hospital,
+				validator: parse_account(validator)?,
+				node: bounded(parse_peer_id(peer_id)?, "bytes of peer id")?,
+			};
+			let text = format!("Proposed a new validator for hospital {hospital}; the other members must approve.");
+			(Call::propose { action }, text, json!({ "proposedValidator": hospital }))
+		},
+		AdminCommand::ProposeUpgrade { wasm } => {
+			let blob = crate::upgrade::RuntimeBlob::read(wasm)?;
+			let node = Node::connect(&cli.node)?;
+			blob.check_against(&node.runtime_version()?)?;
+			let text = format!(
+				"Proposed upgrading the runtime to {} version {} (blake2-256 {}); once the members approve, anyone enacts it with `phr admin apply-upgrade`.",
+				blob.version.spec_name,
+				blob.version.spec_version,
+				to_hex(&blob.code_hash)
+			);
+			let json = json!({ "proposedUpgrade": to_hex(&blob.code_hash), "specVersion": blob.version.spec_version });
+			(Call::propose { action: ConsortiumAction::AuthorizeUpgrade { code_hash: blob.code_hash } }, text, json)
+		},
+		AdminCommand::ApplyUpgrade { .. } | AdminCommand::Approve { .. } => unreachable!("handled above"),
 		AdminCommand::ProposeMember { hospital, admin, validator, peer_id } => {
-			let node = bs58::decode(peer_id).into_vec().map_err(|_| WalletError::Usage(format!("'{peer_id}' is not a peer id (12D3KooW...)")))?;
+			let node = parse_peer_id(peer_id)?;
 			let action = ConsortiumAction::AddMember {
 				hospital: *hospital,
 				admins: bounded(vec![parse_account(admin)?], "admins")?,
@@ -947,7 +981,86 @@ fn admin(cli: &Cli, command: &AdminCommand) -> Result<Report> {
 			json!({ "proposedRemoval": hospital }),
 		),
 	};
-	simple(cli, RuntimeCall::Consortium(call), || (text, json))
+	let wallet = open_wallet(cli)?;
+	let finalized = Node::connect(&cli.node)?.submit(&wallet, RuntimeCall::Consortium(call))?;
+	let proposed = finalized.events.iter().find_map(|e| match e {
+		RuntimeEvent::Consortium(pallet_consortium::Event::Proposed { proposal, .. }) => Some(*proposal),
+		_ => None,
+	});
+	let executed = finalized.events.iter().any(|e| matches!(e, RuntimeEvent::Consortium(pallet_consortium::Event::Executed { .. })));
+	let mut report = Report::new(text, json);
+	if let Some(proposal) = proposed {
+		report.json["proposal"] = json!(proposal);
+		report.json["executed"] = json!(executed);
+		report.text.push_str(&format!(" Proposal {proposal}: each other member approves with `phr admin approve {proposal}`."));
+	}
+	Ok(report)
+}
+
+fn parse_peer_id(peer_id: &str) -> Result<Vec<u8>> {
+	bs58::decode(peer_id).into_vec().map_err(|_| WalletError::Usage(format!("'{peer_id}' is not a peer id (12D3KooW...)")))
+}
+
+/// Approves a proposal and says what came of it: still waiting, carried out, or passed but failed.
+fn approve(cli: &Cli, proposal: u32) -> Result<Report> {
+	use pallet_consortium::Event;
+	let wallet = open_wallet(cli)?;
+	let call = RuntimeCall::Consortium(pallet_consortium::Call::approve { proposal });
+	let finalized = Node::connect(&cli.node)?.submit(&wallet, call)?;
+	let mut tally = None;
+	for event in &finalized.events {
+		match event {
+			RuntimeEvent::Consortium(Event::Executed { result: Ok(()), .. }) => {
+				let text = format!("Approved proposal {proposal}: it passed and was carried out.");
+				return Ok(Report::new(text, json!({ "approved": proposal, "executed": true })));
+			},
+			RuntimeEvent::Consortium(Event::Executed { result: Err(error), .. }) => {
+				let name = phr_runtime::RuntimeError::from_dispatch_error(*error)
+					.map(|e| format!("{e:?}"))
+					.unwrap_or_else(|| format!("{error:?}"));
+				let text = format!("Approved proposal {proposal}: it passed but could not be carried out ({name}); it was removed.");
+				return Ok(Report::new(text, json!({ "approved": proposal, "executed": false, "error": name })));
+			},
+			RuntimeEvent::Consortium(Event::Approved { approvals, needed, .. }) => tally = Some((*approvals, *needed)),
+			_ => {},
+		}
+	}
+	let (approvals, needed) = tally.unwrap_or_default();
+	Ok(Report::new(
+		format!("Approved proposal {proposal}: {approvals} of the {needed} approvals it needs."),
+		json!({ "approved": proposal, "executed": false, "approvals": approvals, "needed": needed }),
+	))
+}
+
+/// Submits an authorized runtime blob and waits until the chain runs it.
+fn apply_upgrade(cli: &Cli, wasm: &std::path::Path) -> Result<Report> {
+	let blob = crate::upgrade::RuntimeBlob::read(wasm)?;
+	let node = Node::connect(&cli.node)?;
+	blob.check_against(&node.runtime_version()?)?;
+	let call = RuntimeCall::System(frame_system::Call::apply_authorized_upgrade { code: blob.code.clone() });
+	let finalized = node.submit_unsigned(call).map_err(|error| match error {
+		WalletError::Rpc { code: 1010, .. } => WalletError::Usage(
+			"the chain has not authorized this blob: a proposal `phr admin propose-upgrade` with it must pass first".into(),
+		),
+		other => other,
+	})?;
+	let rejected = finalized.events.iter().any(|e| {
+		matches!(e, RuntimeEvent::System(frame_system::Event::RejectedInvalidAuthorizedUpgrade { .. }))
+	});
+	if rejected {
+		return Err(WalletError::Dispatch("the chain rejected the blob's version; the authorization is spent, propose again".into()));
+	}
+	let enacted = finalized.events.iter().any(|e| matches!(e, RuntimeEvent::System(frame_system::Event::CodeUpdated { .. })));
+	if !enacted {
+		return Err(WalletError::Dispatch("the blob was included but the chain did not update its code".into()));
+	}
+	Ok(Report::new(
+		format!(
+			"The chain now runs {} version {} (final); its migrations ran in the same block.",
+			blob.version.spec_name, blob.version.spec_version
+		),
+		json!({ "specVersion": blob.version.spec_version, "codeHash": to_hex(&blob.code_hash) }),
+	))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod crypto;
 mod error;
 mod fhir;
 mod keyfile;
+mod upgrade;
 
 use std::path::PathBuf;
 
@@ -255,9 +256,14 @@ pub enum EmergencyCommand {
 
 #[derive(Subcommand)]
 pub enum AdminCommand {
-	/// Onboard a patient at your hospital.
+	/// Onboard a patient at your hospital (also one another hospital offboarded, or whose
+	/// hospital left the consortium: it moves to yours with its records).
 	#[command(after_help = "Example:\n  phr admin onboard <account>")]
 	Onboard { patient: String },
+	/// Offboard a patient of your hospital: it keeps its records and may still revoke, withdraw
+	/// consent and erase, but no longer add records or grant access.
+	#[command(after_help = "Example:\n  phr admin offboard <account>")]
+	Offboard { patient: String },
 	/// Register staff at your hospital.
 	#[command(after_help = "Example:\n  phr admin staff <account> --roles physician,emergency --department cardiology --facility H2")]
 	Staff {
@@ -286,6 +292,23 @@ pub enum AdminCommand {
 	/// Propose removing a member hospital.
 	#[command(after_help = "Example:\n  phr admin propose-removal 4")]
 	ProposeRemoval { hospital: u32 },
+	/// Propose a new validator account and/or node for a member hospital (key compromise, new
+	/// hardware); effective from the session after the one in which it passes.
+	#[command(after_help = "Example:\n  phr admin propose-validator 2 --validator <account> --peer-id 12D3KooW...")]
+	ProposeValidator {
+		hospital: u32,
+		#[arg(long)]
+		validator: String,
+		#[arg(long)]
+		peer_id: String,
+	},
+	/// Propose a runtime upgrade to this WASM blob: the vote authorizes its hash, the blob itself
+	/// is not stored on chain until it is applied. Checked first against the chain's runtime.
+	#[command(after_help = "Example:\n  phr admin propose-upgrade target/release/wbuild/phr-runtime/phr_runtime.compact.compressed.wasm")]
+	ProposeUpgrade { wasm: std::path::PathBuf },
+	/// Enact an upgrade the consortium authorized: submits the blob (any account, or none, may).
+	#[command(after_help = "Example:\n  phr admin apply-upgrade target/release/wbuild/phr-runtime/phr_runtime.compact.compressed.wasm")]
+	ApplyUpgrade { wasm: std::path::PathBuf },
 }
 
 fn main() {

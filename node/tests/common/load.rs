@@ -29,7 +29,13 @@ pub fn account(pair: &sr25519::Pair) -> AccountId {
 pub fn spec_with_patients(dir: &Path, patients: &[sr25519::Pair]) -> PathBuf {
 	let (ok, out, err) = run_node_command(&["build-spec", "--chain", "local-consortium"]);
 	assert!(ok, "build-spec failed: {err}");
-	let mut spec: Value = serde_json::from_str(&out).expect("build-spec prints JSON");
+	spec_from_with_patients(dir, &out, patients)
+}
+
+/// As [`spec_with_patients`], from the plain chain spec `base` (the preset as an earlier release
+/// built it, say).
+pub fn spec_from_with_patients(dir: &Path, base: &str, patients: &[sr25519::Pair]) -> PathBuf {
+	let mut spec: Value = serde_json::from_str(base).expect("a chain spec is JSON");
 	let listed: Vec<Value> =
 		patients.iter().enumerate().map(|(i, p)| json!([account(p).to_string(), 1 + i % 4])).collect();
 	let patch = &mut spec["genesis"]["runtimeGenesis"]["patch"];

@@ -98,6 +98,11 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxProposals: Get<u32>;
 
+		/// Most proposals one member may have open at the same time, so that no member can fill
+		/// every slot and keep the others from proposing (its own removal, say).
+		#[pallet::constant]
+		type MaxProposalsPerMember: Get<u32>;
+
 		/// Blocks during which a proposal may be approved.
 		#[pallet::constant]
 		type ProposalLifetime: Get<BlockNumberFor<Self>>;
@@ -159,6 +164,10 @@ pub mod pallet {
 	/// The id the next proposal will get.
 	#[pallet::storage]
 	pub type NextProposalId<T: Config> = StorageValue<_, ProposalId, ValueQuery>;
+
+	/// Hospital -> number of open proposals it made. Agrees with every proposal's `proposer`.
+	#[pallet::storage]
+	pub type OpenProposalsOf<T: Config> = StorageMap<_, Blake2_128Concat, HospitalId, u32, ValueQuery>;
 
 	/// Staff account -> hospital, roles and attributes.
 	#[pallet::storage]
@@ -226,6 +235,9 @@ pub mod pallet {
 		TooManyMembers,
 		/// `MaxProposals` proposals are already open.
 		TooManyProposals,
+		/// The caller's hospital already has `MaxProposalsPerMember` proposals open: withdraw one
+		/// or wait for them to pass or expire.
+		TooManyProposalsOfMember,
 		/// No open proposal has this id.
 		UnknownProposal,
 		/// This hospital already approved the proposal.
@@ -262,6 +274,8 @@ pub mod pallet {
 		AlreadyPatient,
 		/// The account is not a patient onboarded by the caller's hospital.
 		NotPatient,
+		/// The runtime's hash type cannot hold a 32-byte code hash.
+		InvalidCodeHash,
 	}
 
 	#[pallet::genesis_config]
@@ -339,6 +353,8 @@ pub mod pallet {
 			let who = ensure_signed(origin)?;
 			let hospital = Self::admin_hospital(&who)?;
 			ensure!(ProposalCount::<T>::get() < T::MaxProposals::get(), Error::<T>::TooManyProposals);
+			let open_of_member = OpenProposalsOf::<T>::get(hospital);
+			ensure!(open_of_member < T::MaxProposalsPerMember::get(), Error::<T>::TooManyProposalsOfMember);
 			Self::check_action(&action)?;
 
 			let proposal = NextProposalId::<T>::get();
@@ -350,6 +366,7 @@ pub mod pallet {
 				ProposalOf::<T> { proposer: hospital, action: action.clone(), approvals: BoundedVec::new(), expires_at },
 			);
 			ProposalCount::<T>::mutate(|count| *count = count.saturating_add(1));
+			OpenProposalsOf::<T>::insert(hospital, open_of_member.saturating_add(1));
 			Self::deposit_event(Event::Proposed { proposal, proposer: hospital, by: who.clone(), action });
 			Self::record_approval(proposal, hospital, who)
 		}
@@ -536,6 +553,23 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
+	/// The approvals that count for `proposal` and how many it needs. Only current members count,
+	/// and a proposal to remove a member is decided by the others: the member's own approval
+	/// neither counts nor is needed, so no member can block its own removal.
+	pub fn tally(proposal: &ProposalOf<T>) -> (u32, u32) {
+		let subject = match proposal.action {
+			ConsortiumAction::RemoveMember { hospital } => Members::<T>::contains_key(hospital).then_some(hospital),
+			_ => None,
+		};
+		let approvals = proposal
+			.approvals
+			.iter()
+			.filter(|h| Some(**h) != subject && Members::<T>::contains_key(*h))
+			.count() as u32;
+		let voters = MemberCount::<T>::get().saturating_sub(subject.map_or(0, |_| 1));
+		(approvals, Self::approvals_needed(voters))
+	}
+
 	/// Approvals needed for a proposal to pass with `members` members: strictly more than
 	/// `ApprovalThreshold` of them, at least one and at most all.
 	pub fn approvals_needed(members: u32) -> u32 {
@@ -634,7 +668,12 @@ impl<T: Config> Pallet<T> {
 				ensure!(Members::<T>::contains_key(hospital), Error::<T>::UnknownHospital);
 				Self::check_admins(*hospital, admins)
 			},
+			ConsortiumAction::AuthorizeUpgrade { code_hash } => Self::code_hash(code_hash).map(|_| ()),
 		}
+	}
+
+	fn code_hash(bytes: &[u8; 32]) -> Result<T::Hash, Error<T>> {
+		T::Hash::decode(&mut &bytes[..]).map_err(|_| Error::<T>::InvalidCodeHash)
 	}
 
 	/// Adds `hospital`'s approval and executes the proposal when it passes.
@@ -644,8 +683,7 @@ impl<T: Config> Pallet<T> {
 		// Bounded by MaxMembers, and only members approve: cannot overflow.
 		open.approvals.try_insert(at, hospital).map_err(|_| Error::<T>::TooManyMembers)?;
 
-		let approvals = open.approvals.iter().filter(|h| Members::<T>::contains_key(*h)).count() as u32;
-		let needed = Self::approvals_needed(MemberCount::<T>::get());
+		let (approvals, needed) = Self::tally(&open);
 		Self::deposit_event(Event::Approved { proposal, hospital, by, approvals, needed });
 
 		if approvals >= needed {
@@ -664,8 +702,11 @@ impl<T: Config> Pallet<T> {
 	}
 
 	fn remove_proposal(proposal: ProposalId) {
-		if Proposals::<T>::take(proposal).is_some() {
+		if let Some(removed) = Proposals::<T>::take(proposal) {
 			ProposalCount::<T>::mutate(|count| *count = count.saturating_sub(1));
+			OpenProposalsOf::<T>::mutate_exists(removed.proposer, |open| {
+				*open = open.map(|n| n.saturating_sub(1)).filter(|n| *n > 0);
+			});
 		}
 	}
 
@@ -728,6 +769,10 @@ impl<T: Config> Pallet<T> {
 				})?;
 				Self::deposit_event(Event::AdminsChanged { hospital, admins });
 			},
+			ConsortiumAction::AuthorizeUpgrade { code_hash } => {
+				// Emits `System::UpgradeAuthorized`; `apply_authorized_upgrade` checks the version.
+				frame_system::Pallet::<T>::do_authorize_upgrade(Self::code_hash(&code_hash)?, true);
+			},
 		}
 		Ok(())
 	}
@@ -759,8 +804,9 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Checks that every index agrees with the members it is derived from.
-	#[cfg(any(feature = "try-runtime", test))]
+	/// Checks that every index agrees with the members it is derived from. Compiled into the
+	/// native runtime too, so that the node's tests check a live network's state with it.
+	#[cfg(any(feature = "try-runtime", feature = "std", test))]
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		let members: Vec<(HospitalId, MemberOf<T>)> = Members::<T>::iter().collect();
 		ensure!(members.len() as u32 == MemberCount::<T>::get(), "MemberCount disagrees with Members");
@@ -784,6 +830,12 @@ impl<T: Config> Pallet<T> {
 		);
 		let proposals: Vec<_> = Proposals::<T>::iter().collect();
 		ensure!(proposals.len() as u32 == ProposalCount::<T>::get(), "ProposalCount disagrees with Proposals");
+		let mut open_of: alloc::collections::BTreeMap<HospitalId, u32> = Default::default();
+		for (_, proposal) in &proposals {
+			*open_of.entry(proposal.proposer).or_default() += 1;
+		}
+		let counted: alloc::collections::BTreeMap<HospitalId, u32> = OpenProposalsOf::<T>::iter().collect();
+		ensure!(counted == open_of, "OpenProposalsOf disagrees with the proposals' proposers");
 		for (id, proposal) in proposals {
 			ensure!(id < NextProposalId::<T>::get(), "a proposal id was never issued");
 			ensure!(proposal.approvals.windows(2).all(|w| w[0] < w[1]), "approvals not sorted and unique");

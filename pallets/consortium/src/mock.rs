@@ -29,6 +29,7 @@ impl pallet_consortium::Config for Test {
 	type MaxMembers = ConstU32<8>;
 	type MaxAdminsPerMember = ConstU32<3>;
 	type MaxProposals = ConstU32<4>;
+	type MaxProposalsPerMember = ConstU32<2>;
 	type ProposalLifetime = ConstU64<100>;
 	type ApprovalThreshold = MoreThanTwoThirds;
 	type MaxExtrinsicsPerWindow = ConstU32<3>;

@@ -179,12 +179,70 @@ fn only_the_proposing_hospital_may_withdraw() {
 }
 
 #[test]
-fn open_proposals_are_bounded() {
+fn open_proposals_are_bounded_in_all_and_per_member() {
 	run(4, || {
-		for _ in 0..4 {
+		// The mock allows two open proposals per member and four in all.
+		for _ in 0..2 {
 			assert_ok!(Consortium::propose(origin(H1_ADMIN), add_h5()));
 		}
-		assert_noop!(Consortium::propose(origin(H2_ADMIN), add_h5()), Error::<Test>::TooManyProposals);
+		assert_noop!(Consortium::propose(origin(H1_ADMIN_2), add_h5()), Error::<Test>::TooManyProposalsOfMember);
+		assert_eq!(OpenProposalsOf::<Test>::get(1), 2);
+		// One member cannot fill every slot: the others can still propose (H1's removal, say).
+		assert_ok!(Consortium::propose(origin(H2_ADMIN), ConsortiumAction::RemoveMember { hospital: 1 }));
+		assert_ok!(Consortium::propose(origin(H3_ADMIN), add_h5()));
+		assert_noop!(Consortium::propose(origin(H4_ADMIN), add_h5()), Error::<Test>::TooManyProposals);
+		// A withdrawn (or passed, or pruned) proposal frees its member's slot.
+		assert_ok!(Consortium::withdraw(origin(H1_ADMIN), 0));
+		assert_eq!(OpenProposalsOf::<Test>::get(1), 1);
+		assert_ok!(Consortium::propose(origin(H1_ADMIN), add_h5()));
+	});
+}
+
+#[test]
+fn a_member_cannot_block_its_own_removal() {
+	run(3, || {
+		// Three members: more than two thirds of the members would be all three. A removal is
+		// decided by the two others; H3's own approval neither counts nor is needed.
+		let remove_h3 = ConsortiumAction::RemoveMember { hospital: 3 };
+		assert_ok!(Consortium::propose(origin(H3_ADMIN), remove_h3.clone()));
+		assert_ok!(Consortium::approve(origin(H1_ADMIN), 0));
+		assert!(Members::<Test>::contains_key(3), "H3's approval does not count for its removal");
+		assert_ok!(Consortium::approve(origin(H2_ADMIN), 0));
+		assert!(!Members::<Test>::contains_key(3));
+		// Any other proposal still needs more than two thirds of all members.
+		assert_ok!(Consortium::propose(origin(H1_ADMIN), add_h5()));
+		assert!(!Members::<Test>::contains_key(5), "one of two members is not more than two thirds");
+		assert_ok!(Consortium::approve(origin(H2_ADMIN), 1));
+		assert!(Members::<Test>::contains_key(5));
+	});
+}
+
+#[test]
+fn a_runtime_upgrade_is_authorized_by_vote_and_applied_by_anyone() {
+	run(4, || {
+		let code = b"not really a runtime".to_vec();
+		let code_hash = sp_io::hashing::blake2_256(&code);
+		let authorized = || {
+			System::events().iter().any(|r| {
+				r.event ==
+					RuntimeEvent::System(frame_system::Event::UpgradeAuthorized {
+						code_hash: sp_core::H256(code_hash),
+						check_version: true,
+					})
+			})
+		};
+		let id = NextProposalId::<Test>::get();
+		assert_ok!(Consortium::propose(origin(H1_ADMIN), ConsortiumAction::AuthorizeUpgrade { code_hash }));
+		assert_ok!(Consortium::approve(origin(H2_ADMIN), id));
+		assert!(!authorized(), "two of four do not authorize");
+		assert_ok!(Consortium::approve(origin(H3_ADMIN), id));
+		assert!(has_event(Event::Executed { proposal: id, result: Ok(()) }));
+		assert!(authorized(), "authorized by the vote, with the version check");
+		// Only the blob with that hash can be applied, by anyone; the version check then runs.
+		assert_noop!(
+			System::apply_authorized_upgrade(RuntimeOrigin::none(), b"another blob".to_vec()),
+			frame_system::Error::<Test>::Unauthorized
+		);
 	});
 }
 
@@ -218,7 +276,8 @@ fn members_are_bounded() {
 		let nine = ConsortiumAction::AddMember { hospital: 9, admins: admins(&[90]), validator: 900, node: peer(9) };
 		assert_noop!(Consortium::propose(origin(H1_ADMIN), nine), Error::<Test>::TooManyMembers);
 		// Once one leaves, there is room again.
-		pass(ConsortiumAction::RemoveMember { hospital: 8 }, &[H1_ADMIN, H2_ADMIN, H3_ADMIN, H4_ADMIN, 50, 60]);
+		// Five of the seven others (more than two thirds of them; H8's own vote does not count).
+		pass(ConsortiumAction::RemoveMember { hospital: 8 }, &[H1_ADMIN, H2_ADMIN, H3_ADMIN, H4_ADMIN, 50]);
 		assert_eq!(MemberCount::<Test>::get(), 7);
 		let nine = ConsortiumAction::AddMember { hospital: 9, admins: admins(&[90]), validator: 900, node: peer(9) };
 		assert_ok!(Consortium::propose(origin(H1_ADMIN), nine));

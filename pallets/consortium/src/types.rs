@@ -39,6 +39,10 @@ pub enum ConsortiumAction<AccountId: Clone + PartialEq + Eq + core::fmt::Debug, 
 	ChangeValidator { hospital: HospitalId, validator: AccountId, node: NodePeerId },
 	/// Replace a hospital's admin accounts.
 	ChangeAdmins { hospital: HospitalId, admins: BoundedVec<AccountId, MaxAdmins> },
+	/// Authorize a runtime upgrade to the WASM blob with this blake2-256 hash. Anyone may then
+	/// enact it with `System::apply_authorized_upgrade(code)`, which checks the hash, that the spec
+	/// name is unchanged and that the spec version grows. The blob is never stored in a proposal.
+	AuthorizeUpgrade { code_hash: [u8; 32] },
 }
 
 /// An open proposal and the members that approved it so far.

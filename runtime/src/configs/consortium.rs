@@ -21,6 +21,9 @@ impl pallet_consortium::Config for Runtime {
 	type MaxMembers = ConstU32<MAX_MEMBERS>;
 	type MaxAdminsPerMember = ConstU32<8>;
 	type MaxProposals = ConstU32<64>;
+	/// Four open proposals per member: enough for an upgrade, a membership change and a key
+	/// change at once; 32 members cannot be shut out by one (64 slots).
+	type MaxProposalsPerMember = ConstU32<4>;
 	type ProposalLifetime = ProposalLifetime;
 	type ApprovalThreshold = MoreThanTwoThirds;
 	/// 600 extrinsics per account per minute (10 per second on average): far above what a patient's
