@@ -372,6 +372,8 @@ pub enum AuditAction<AccountId> {
 	RecordAmended { record: RecordId, previous: RecordId },
 	RecordErased { root: RecordId },
 	DataKeyRotated { record: RecordId },
+	/// The grant's expiry passed and the chain dropped it (the actor is the patient).
+	GrantExpired { grant: GrantId },
 }
 
 /// A batch of served reads a node anchored on chain: the Merkle root of their receipt hashes.

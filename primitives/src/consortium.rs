@@ -133,12 +133,17 @@ pub mod tx_error {
 	pub const UNREGISTERED_SIGNER: u8 = 1;
 	// 2 was `RATE_LIMITED` until spec version 103: a signer's extrinsics beyond its rate window now
 	// wait in the pool for the next window instead of being refused.
+	/// The signer is a patient its hospital offboarded: it may only take exposure back (revoke,
+	/// withdraw consent, remove a guardian, re-key, erase) until a member onboards it again.
+	pub const OFFBOARDED_PATIENT: u8 = 3;
 
 	/// One sentence naming what was wrong, for a custom code above.
 	pub fn describe(code: u8) -> &'static str {
 		match code {
 			UNREGISTERED_SIGNER =>
 				"the signer is not registered with the consortium: ask a hospital admin to onboard the account",
+			OFFBOARDED_PATIENT =>
+				"the account was offboarded by its hospital: it can still revoke grants, withdraw consents and erase records; ask a member hospital to onboard it again for anything else",
 			_ => "unknown PHR transaction error code",
 		}
 	}

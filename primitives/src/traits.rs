@@ -10,7 +10,14 @@ use sp_runtime::DispatchError;
 
 /// Who is a registered patient (answered by the consortium pallet).
 pub trait PatientRegistry<AccountId> {
+	/// An active patient: may add records and grant access.
 	fn is_patient(who: &AccountId) -> bool;
+
+	/// A patient the consortium onboarded, active or since offboarded: keeps the rights that take
+	/// exposure back (revoke, withdraw consent, erase).
+	fn has_rights(who: &AccountId) -> bool {
+		Self::is_patient(who)
+	}
 
 	/// Makes `who` a patient, for benchmarks that need one.
 	#[cfg(feature = "runtime-benchmarks")]

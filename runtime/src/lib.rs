@@ -57,7 +57,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	spec_name: Cow::Borrowed("phr-consortium"),
 	impl_name: Cow::Borrowed("phr-consortium"),
 	authoring_version: 1,
-	spec_version: 104,
+	spec_version: 105,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -141,8 +141,9 @@ pub fn signed_extrinsic(
 	UncheckedExtrinsic::new_signed(call, MultiAddress::Id(signer), signature, extension)
 }
 
-/// Migrations of the runtime that are not declared by its pallets.
-type Migrations = ();
+/// Storage migrations run by the upgrade that enacts this runtime, each guarded by its pallet's
+/// storage version (a migration already applied is skipped). docs/operator.md, "Runtime upgrades".
+pub type Migrations = (pallet_consortium::migrations::v1::MigrateV0ToV1<Runtime>,);
 
 pub type Executive = frame_executive::Executive<
 	Runtime,

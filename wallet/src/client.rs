@@ -130,6 +130,17 @@ impl Node {
 		})
 	}
 
+	/// The runtime blob hash the consortium authorized and nobody applied yet, at the best block.
+	pub fn authorized_upgrade(&self) -> Result<Option<H256>> {
+		let mut key = sp_crypto_hashing::twox_128(b"System").to_vec();
+		key.extend_from_slice(&sp_crypto_hashing::twox_128(b"AuthorizedUpgrade"));
+		let answer: Option<String> = self.call("state_getStorage", vec![Value::from(to_hex(&key))])?;
+		let Some(answer) = answer else { return Ok(None) };
+		let authorization = frame_system::CodeUpgradeAuthorization::<phr_runtime::Runtime>::decode(&mut &from_hex(&answer)?[..])
+			.map_err(|e| WalletError::Corrupt(format!("the authorized upgrade does not decode ({e}): update the wallet")))?;
+		Ok(Some(*authorization.code_hash()))
+	}
+
 	/// The version of the runtime the chain runs at the node's best block.
 	pub fn runtime_version(&self) -> Result<sp_version::RuntimeVersion> {
 		self.call("state_getRuntimeVersion", vec![])

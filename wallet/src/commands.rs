@@ -796,13 +796,17 @@ fn grants(cli: &Cli, patient: Option<&str>) -> Result<Report> {
 				Grantee::HospitalRole { hospital, role } => format!("{} at hospital {hospital}", role.as_str()),
 				Grantee::Policy(p) => format!("policy {p:?}"),
 			};
-			json!({ "grant": id, "grantee": grantee, "rights": g.terms.rights.0, "expiresAt": g.terms.expires_at,
+			// The chain drops expired grants lazily (docs/architecture.md, "Expired grants").
+			let expired = g.terms.expires_at <= now_ms();
+			json!({ "grant": id, "grantee": grantee, "rights": g.terms.rights.0, "expiresAt": g.terms.expires_at, "expired": expired,
 				"categories": g.terms.scope.categories.0, "records": g.terms.scope.records.to_vec(), "grantedBy": g.granted_by.to_ss58check() })
 		})
 		.collect();
-	let mut text = format!("{} live grant(s) on {}'s records", rows.len(), patient.to_ss58check());
+	let live = rows.iter().filter(|r| r["expired"] == false).count();
+	let mut text = format!("{live} live grant(s) on {}'s records", patient.to_ss58check());
 	for row in &rows {
-		text.push_str(&format!("\n  grant {}: {} until {}", row["grant"], row["grantee"].as_str().unwrap_or(""), row["expiresAt"]));
+		let state = if row["expired"] == true { "expired at" } else { "until" };
+		text.push_str(&format!("\n  grant {}: {} {state} {}", row["grant"], row["grantee"].as_str().unwrap_or(""), row["expiresAt"]));
 	}
 	Ok(Report::new(text, json!({ "patient": patient.to_ss58check(), "grants": rows })))
 }
@@ -1037,13 +1041,22 @@ fn apply_upgrade(cli: &Cli, wasm: &std::path::Path) -> Result<Report> {
 	let blob = crate::upgrade::RuntimeBlob::read(wasm)?;
 	let node = Node::connect(&cli.node)?;
 	blob.check_against(&node.runtime_version()?)?;
+	// Asked first: the pool bans an extrinsic it refused (for 30 minutes), so the blob is not sent
+	// before the vote has passed.
+	let authorized = node.authorized_upgrade()?;
+	if authorized != Some(blob.code_hash.into()) {
+		let now = authorized.map_or("nothing".to_string(), |hash| format!("{hash:?}"));
+		return Err(WalletError::Usage(format!(
+			"the chain has not authorized this blob (it authorizes {now}): a proposal `phr admin propose-upgrade` with it must pass first"
+		)));
+	}
 	let call = RuntimeCall::System(frame_system::Call::apply_authorized_upgrade { code: blob.code.clone() });
-	let finalized = node.submit_unsigned(call).map_err(|error| match error {
-		WalletError::Rpc { code: 1010, .. } => WalletError::Usage(
-			"the chain has not authorized this blob: a proposal `phr admin propose-upgrade` with it must pass first".into(),
-		),
-		other => other,
-	})?;
+	let finalized = match node.submit_unsigned(call.clone()) {
+		// Someone sent the same blob unsigned before it was authorized, and the pool still bans
+		// that extrinsic: the same call signed by this wallet's account is another extrinsic.
+		Err(WalletError::Rpc { code: 1012, .. }) => node.submit(&open_wallet(cli)?, call)?,
+		other => other?,
+	};
 	let rejected = finalized.events.iter().any(|e| {
 		matches!(e, RuntimeEvent::System(frame_system::Event::RejectedInvalidAuthorizedUpgrade { .. }))
 	});

@@ -204,6 +204,11 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type NextBatchId<T: Config> = StorageValue<_, BatchId, ValueQuery>;
 
+	/// Where the sweep of expired grants stopped: the raw storage key of the last grant it looked
+	/// at. None: the next sweep starts at the beginning of [`GrantOf`].
+	#[pallet::storage]
+	pub type ExpirySweepCursor<T: Config> = StorageValue<_, BoundedVec<u8, ConstU32<128>>, OptionQuery>;
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -235,6 +240,9 @@ pub mod pallet {
 		ConsentWithdrawn { patient: T::AccountId, purpose: PurposeCode },
 		/// `hospital`'s node anchored `count` read receipts under `root`.
 		ReceiptsAnchored { batch: BatchId, hospital: HospitalId, root: H256, count: u32 },
+		/// The grant's expiry passed and the chain dropped it: it no longer counts against
+		/// `MaxGrantsPerPatient`. (It stopped granting anything at its expiry already.)
+		AccessExpired { grant: GrantId, patient: T::AccountId },
 	}
 
 	#[pallet::error]
@@ -297,6 +305,12 @@ pub mod pallet {
 
 	#[pallet::hooks]
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		/// Drops expired grants with what is left of the block, at most
+		/// [`GRANTS_SWEPT_PER_BLOCK`] looked at (docs/architecture.md, "Expired grants").
+		fn on_idle(_n: BlockNumberFor<T>, remaining: Weight) -> Weight {
+			Self::sweep_expired_grants(remaining)
+		}
+
 		#[cfg(feature = "try-runtime")]
 		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
 			Self::do_try_state()
@@ -316,6 +330,8 @@ pub mod pallet {
 		pub fn grant(origin: OriginFor<T>, patient: T::AccountId, terms: GrantTerms<T::AccountId>) -> DispatchResult {
 			let by = ensure_signed(origin)?;
 			Self::ensure_manager(&by, &patient)?;
+			// An offboarded patient keeps what takes exposure back, not the power to widen it.
+			ensure!(T::Patients::is_patient(&patient), Error::<T>::UnknownPatient);
 			Self::check_terms(&patient, &terms)?;
 
 			let grant = NextGrantId::<T>::get();
@@ -341,11 +357,7 @@ pub mod pallet {
 			let by = ensure_signed(origin)?;
 			let info = GrantOf::<T>::get(grant).ok_or(Error::<T>::UnknownGrant)?;
 			Self::ensure_manager(&by, &info.patient)?;
-			GrantOf::<T>::remove(grant);
-			GrantsByPatient::<T>::mutate(&info.patient, |grants| grants.retain(|g| *g != grant));
-			if let Grantee::Account(grantee) = &info.terms.grantee {
-				GrantsToAccount::<T>::remove(grantee, grant);
-			}
+			Self::drop_grant(grant, &info);
 			Self::append(&info.patient, &by, AuditAction::GrantRevoked { grant });
 			Self::deposit_event(Event::AccessRevoked { grant, patient: info.patient, by });
 			Ok(())
@@ -361,6 +373,7 @@ pub mod pallet {
 			let by = ensure_signed(origin)?;
 			let mut info = GrantOf::<T>::get(grant).ok_or(Error::<T>::UnknownGrant)?;
 			Self::ensure_manager(&by, &info.patient)?;
+			ensure!(T::Patients::is_patient(&info.patient), Error::<T>::UnknownPatient);
 			ensure!(expires_at > T::Time::now(), Error::<T>::ExpiryInPast);
 			info.terms.expires_at = expires_at;
 			let patient = info.patient.clone();
@@ -498,6 +511,7 @@ pub mod pallet {
 		) -> DispatchResult {
 			let by = ensure_signed(origin)?;
 			Self::ensure_manager(&by, &patient)?;
+			ensure!(T::Patients::is_patient(&patient), Error::<T>::UnknownPatient);
 			ensure!(!categories.is_empty() && !categories.has_unknown_bits(), Error::<T>::EmptyConsent);
 			ensure!(expires_at > T::Time::now(), Error::<T>::ExpiryInPast);
 			if !ConsentOf::<T>::contains_key(&patient, purpose) {
@@ -551,11 +565,80 @@ pub mod pallet {
 	}
 }
 
+/// Most grants one block's sweep looks at: a full sweep of 100,000 live grants takes under half an
+/// hour of blocks, and an idle block spends well under a millisecond on it.
+pub const GRANTS_SWEPT_PER_BLOCK: u32 = 128;
+
 impl<T: Config> Pallet<T> {
-	/// `by` may manage `patient`'s grants and consents: the patient, or a guardian with the power.
+	/// Looks at up to [`GRANTS_SWEPT_PER_BLOCK`] grants from where the last sweep stopped (in
+	/// storage order, wrapping around) and drops those whose expiry has passed, within `limit`.
+	/// Charged with the runtime's database weights: one read per grant looked at, and the
+	/// reads and writes of a removal per grant dropped. Returns the weight used.
+	pub fn sweep_expired_grants(limit: Weight) -> Weight {
+		let db = T::DbWeight::get();
+		// The cursor, the timestamp; the cursor written back.
+		let base = db.reads_writes(2, 1);
+		let per_grant = db.reads(1);
+		// GrantsByPatient read and written, GrantOf and GrantsToAccount removed, the audit
+		// entry and length (read and written).
+		let per_drop = db.reads_writes(2, 5);
+		if limit.any_lt(base.saturating_add(per_grant).saturating_add(per_drop)) {
+			return Weight::zero();
+		}
+		let now = T::Time::now();
+		let mut used = base;
+		let start = ExpirySweepCursor::<T>::get();
+		let mut grants = match &start {
+			Some(key) => GrantOf::<T>::iter_from(key.to_vec()),
+			None => GrantOf::<T>::iter(),
+		};
+		let (mut expired, mut last, mut looked) = (Vec::new(), None, 0u32);
+		let mut reached_end = false;
+		while looked < GRANTS_SWEPT_PER_BLOCK &&
+			used.saturating_add(per_grant).saturating_add(per_drop).all_lte(limit)
+		{
+			let Some((id, grant)) = grants.next() else {
+				reached_end = true;
+				break;
+			};
+			used = used.saturating_add(per_grant);
+			looked += 1;
+			last = Some(id);
+			if grant.terms.expires_at <= now {
+				used = used.saturating_add(per_drop);
+				expired.push((id, grant));
+			}
+		}
+		drop(grants);
+		for (id, grant) in expired {
+			Self::drop_grant(id, &grant);
+			Self::append(&grant.patient, &grant.patient, AuditAction::GrantExpired { grant: id });
+			Self::deposit_event(Event::AccessExpired { grant: id, patient: grant.patient });
+		}
+		match (reached_end, last) {
+			(false, Some(id)) => match BoundedVec::try_from(GrantOf::<T>::hashed_key_for(id)) {
+				Ok(key) => ExpirySweepCursor::<T>::put(key),
+				Err(_) => ExpirySweepCursor::<T>::kill(),
+			},
+			_ => ExpirySweepCursor::<T>::kill(),
+		}
+		used
+	}
+
+	/// Removes a grant and its indexes.
+	fn drop_grant(id: GrantId, grant: &GrantOfT<T>) {
+		GrantOf::<T>::remove(id);
+		GrantsByPatient::<T>::mutate(&grant.patient, |grants| grants.retain(|g| *g != id));
+		if let Grantee::Account(grantee) = &grant.terms.grantee {
+			GrantsToAccount::<T>::remove(grantee, id);
+		}
+	}
+
+	/// `by` may manage `patient`'s grants and consents: the patient (active or offboarded), or a
+	/// guardian with the power. Calls that widen access also check that the patient is active.
 	fn ensure_manager(by: &T::AccountId, patient: &T::AccountId) -> Result<(), Error<T>> {
 		if by == patient {
-			ensure!(T::Patients::is_patient(patient), Error::<T>::UnknownPatient);
+			ensure!(T::Patients::has_rights(patient), Error::<T>::UnknownPatient);
 			return Ok(());
 		}
 		let powers = GuardianOf::<T>::get(patient, by).ok_or(Error::<T>::NotPatientOrGuardian)?;

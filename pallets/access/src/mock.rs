@@ -122,11 +122,20 @@ impl ConsortiumDirectory<u64> for Directory {
 
 thread_local! {
 	static EXTRA_PATIENTS: RefCell<std::collections::BTreeSet<u64>> = RefCell::new(Default::default());
+	static OFFBOARDED: RefCell<std::collections::BTreeSet<u64>> = RefCell::new(Default::default());
+}
+
+/// Marks patient `who` offboarded by its hospital: it keeps its rights, not full standing.
+pub fn offboard(who: u64) {
+	OFFBOARDED.with(|p| p.borrow_mut().insert(who));
 }
 
 pub struct Patients;
 impl PatientRegistry<u64> for Patients {
 	fn is_patient(who: &u64) -> bool {
+		Self::has_rights(who) && !OFFBOARDED.with(|p| p.borrow().contains(who))
+	}
+	fn has_rights(who: &u64) -> bool {
 		(1..100).contains(who) || EXTRA_PATIENTS.with(|p| p.borrow().contains(who))
 	}
 	#[cfg(feature = "runtime-benchmarks")]

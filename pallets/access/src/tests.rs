@@ -147,6 +147,31 @@ fn revoked_grant_denies_read() {
 }
 
 #[test]
+fn an_offboarded_patient_takes_exposure_back_but_cannot_widen_it() {
+	run(|| {
+		let w = world();
+		let medication = CategorySet::from_categories(&[Category::Medication]);
+		assert_ok!(Access::give_consent(origin(PATIENT), PATIENT, 7, medication, START + HOUR));
+		offboard(PATIENT);
+		// Widening is refused: a new grant, a later expiry, a new consent, a new record.
+		let t = terms(Grantee::Account(NURSE), scope(&[Category::Allergy]), Rights::READ);
+		assert_noop!(Access::grant(origin(PATIENT), PATIENT, t), Error::<Test>::UnknownPatient);
+		assert_noop!(Access::amend_expiry(origin(PATIENT), w.to_doctor, START + 2 * HOUR), Error::<Test>::UnknownPatient);
+		assert_noop!(Access::give_consent(origin(PATIENT), PATIENT, 8, medication, START + HOUR), Error::<Test>::UnknownPatient);
+		assert_noop!(
+			Records::register(origin(PATIENT), PATIENT, ciphertext_hash(b"after offboarding"), 10, Category::Allergy),
+			pallet_records::Error::<Test>::NotPatient
+		);
+		// Taking exposure back is not: revoke, withdraw a consent, erase.
+		assert_ok!(Access::revoke(origin(PATIENT), w.to_doctor));
+		assert_eq!(decide(DOCTOR, w.med, Right::Read, Purpose::Treatment), Denied(Denial::NoGrant));
+		assert_ok!(Access::withdraw_consent(origin(PATIENT), PATIENT, 7));
+		assert_ok!(Records::erase(origin(PATIENT), w.med));
+		assert_eq!(decide(PATIENT, w.med, Right::Read, Purpose::Treatment), Denied(Denial::Erased));
+	});
+}
+
+#[test]
 fn erased_record_is_denied_to_everyone_but_stays_denied_for_the_owner_too() {
 	run(|| {
 		let w = world();
@@ -231,6 +256,51 @@ fn grants_per_patient_are_bounded() {
 		// Revoking one makes room.
 		assert_ok!(Access::revoke(origin(PATIENT), 0));
 		grant(PATIENT, terms(Grantee::Account(NURSE), scope(&[Category::Other]), Rights::READ));
+	});
+}
+
+#[test]
+fn expired_grants_stop_counting_once_swept() {
+	use frame_support::traits::Hooks;
+	run(|| {
+		let short = terms(Grantee::Account(DOCTOR), scope(&[Category::Other]), Rights::READ);
+		for _ in 0..5 {
+			grant(PATIENT, short.clone());
+		}
+		let long = GrantTerms { expires_at: START + 2 * HOUR, ..terms(Grantee::Account(NURSE), scope(&[Category::Other]), Rights::READ) };
+		let kept = grant(PATIENT, long);
+		set_now(START + HOUR);
+		// Expired, they grant nothing, but still fill the patient's six slots until swept.
+		let again = terms(Grantee::Account(NURSE), scope(&[Category::Other]), Rights::READ);
+		let again = GrantTerms { expires_at: START + 3 * HOUR, ..again };
+		assert_noop!(Access::grant(origin(PATIENT), PATIENT, again.clone()), Error::<Test>::TooManyGrants);
+		Access::on_idle(1, Weight::MAX);
+		assert_eq!(Access::grants_of(&PATIENT).into_iter().map(|(id, _)| id).collect::<Vec<_>>(), vec![kept]);
+		assert!(Access::grants_to(&DOCTOR).is_empty());
+		assert!(System::events().iter().any(|r| r.event == RuntimeEvent::Access(Event::AccessExpired { grant: 0, patient: PATIENT })));
+		let trail = Access::audit_trail(&PATIENT, 0, 20);
+		assert_eq!(trail.iter().filter(|e| matches!(e.action, AuditAction::GrantExpired { .. })).count(), 5);
+		assert_ok!(Access::grant(origin(PATIENT), PATIENT, again));
+	});
+}
+
+#[test]
+fn the_sweep_is_bounded_per_block_and_resumes_where_it_stopped() {
+	use frame_support::traits::Hooks;
+	run(|| {
+		// 30 patients with 5 expiring grants each: 150 grants, more than one block's sweep.
+		for patient in 10..40u64 {
+			for _ in 0..5 {
+				grant(patient, terms(Grantee::Account(DOCTOR), scope(&[Category::Other]), Rights::READ));
+			}
+		}
+		set_now(START + HOUR);
+		Access::on_idle(1, Weight::MAX);
+		assert_eq!(GrantOf::<Test>::iter().count(), 150 - GRANTS_SWEPT_PER_BLOCK as usize);
+		assert!(ExpirySweepCursor::<Test>::get().is_some(), "it stopped midway");
+		Access::on_idle(2, Weight::MAX);
+		assert_eq!(GrantOf::<Test>::iter().count(), 0);
+		assert!(ExpirySweepCursor::<Test>::get().is_none(), "it reached the end and starts over next time");
 	});
 }
 

@@ -187,7 +187,7 @@ mod benchmarks {
 		#[extrinsic_call]
 		_(RawOrigin::Signed(admin), patient.clone());
 
-		assert!(!PatientOf::<T>::contains_key(&patient));
+		assert!(PatientOf::<T>::get(&patient).is_some_and(|p| p.offboarded.is_some()));
 	}
 
 	/// The extension's worst case: a validator account, found by the last of the lookups.

@@ -1,8 +1,10 @@
 //! [`RegisteredSigner`]: the transaction extension that makes the chain permissioned.
 //!
 //! Every signed extrinsic passes through it, in the pool (`validate`) and in the block (`prepare`):
-//! - a signer that is not registered (see [`Pallet::is_registered`]) is refused with
+//! - a signer that is not registered (see [`Pallet::standing`]) is refused with
 //!   `InvalidTransaction::Custom(UNREGISTERED_SIGNER)`;
+//! - an offboarded patient may sign only the calls of [`Config::RetainedRights`] (revoke, erase,
+//!   ...); anything else is refused with `InvalidTransaction::Custom(OFFBOARDED_PATIENT)`;
 //! - a registered signer may have at most [`Config::MaxExtrinsicsPerWindow`] extrinsics included per
 //!   window of [`Config::RateWindowBlocks`] blocks. The window is charged when a block includes an
 //!   extrinsic (`prepare`); one beyond it is left out of that block with
@@ -19,12 +21,16 @@
 //! Unsigned extrinsics (inherents such as the timestamp) pass untouched; the runtime admits no
 //! other unsigned call.
 
-use crate::{Config, Pallet, RateWindow, RateWindowOf, WeightInfo};
+use crate::{Config, Pallet, RateWindow, RateWindowOf, Standing, WeightInfo};
 use codec::{Decode, DecodeWithMemTracking, Encode};
 use core::marker::PhantomData;
-use frame_support::{dispatch::DispatchInfo, pallet_prelude::TransactionSource, traits::Get};
+use frame_support::{
+	dispatch::DispatchInfo,
+	pallet_prelude::TransactionSource,
+	traits::{Contains, Get},
+};
 use frame_system::pallet_prelude::BlockNumberFor;
-use phr_primitives::tx_error::UNREGISTERED_SIGNER;
+use phr_primitives::tx_error::{OFFBOARDED_PATIENT, UNREGISTERED_SIGNER};
 use scale_info::TypeInfo;
 use sp_runtime::{
 	traits::{
@@ -108,7 +114,7 @@ where
 	fn validate(
 		&self,
 		origin: <T::RuntimeCall as Dispatchable>::RuntimeOrigin,
-		_call: &T::RuntimeCall,
+		call: &T::RuntimeCall,
 		_info: &DispatchInfoOf<T::RuntimeCall>,
 		_len: usize,
 		_self_implicit: (),
@@ -118,8 +124,11 @@ where
 		let Some(who) = origin.as_system_origin_signer() else {
 			return Ok((ValidTransaction::default(), None, origin));
 		};
-		if !Pallet::<T>::is_registered(who) {
-			return Err(InvalidTransaction::Custom(UNREGISTERED_SIGNER).into());
+		match Pallet::<T>::standing(who) {
+			Standing::Registered => {},
+			Standing::RetainedRights if T::RetainedRights::contains(call) => {},
+			Standing::RetainedRights => return Err(InvalidTransaction::Custom(OFFBOARDED_PATIENT).into()),
+			Standing::Unregistered => return Err(InvalidTransaction::Custom(UNREGISTERED_SIGNER).into()),
 		}
 		// Never refused for the rate (see the module's documentation), and valid as long as the
 		// pool likes: a transaction whose longevity ran out is stale, dropped and banned. The

@@ -21,14 +21,20 @@
 //! ## Lifecycle of a proposal
 //!
 //! 1. `propose` by an admin of member P: the action is checked against the current state, stored,
-//!    and counts P's approval. With a single member it executes at once.
+//!    and counts P's approval. With a single member it executes at once. P may have at most
+//!    [`Config::MaxProposalsPerMember`] proposals open, so no member fills every slot.
 //! 2. `approve` by an admin of each other member. When approvals from current members exceed the
 //!    threshold, the action executes and the proposal is removed; `Executed` carries the result.
 //! 3. A proposal that does not pass within [`Config::ProposalLifetime`] blocks can only be removed
 //!    by `prune_expired`; its proposer's admins may `withdraw` it at any time.
 //!
 //! When a member is removed, its approvals are taken off every open proposal: a removed member
-//! loses its vote. Validator changes take effect through `pallet-session`: this pallet is its
+//! loses its vote. A proposal to remove a member is decided by the others: that member's approval
+//! neither counts nor is needed ([`Pallet::tally`]), so it cannot block its own removal.
+//!
+//! `AuthorizeUpgrade` authorizes one runtime blob by its hash (`frame_system`'s
+//! `do_authorize_upgrade`, with the version check); anyone enacts it with
+//! `System::apply_authorized_upgrade`. Migrations of this pallet are in [`migrations`]. Validator changes take effect through `pallet-session`: this pallet is its
 //! `SessionManager` and hands it the members' validators at the next session.
 //!
 //! ## Safety considerations
@@ -41,6 +47,9 @@
 //! - Staff belong to a hospital: when the hospital leaves, its staff lose their registration at once
 //!   (checked on every lookup), without an unbounded clean-up in the removal itself.
 //! - No personal data: accounts are public keys, attributes are short organisational codes.
+//! - A patient is never removed. Offboarding ends its hospital's vouching ([`Standing`]): it may
+//!   then sign only the runtime's [`Config::RetainedRights`] (revoking, erasing...), and any
+//!   member may onboard it again.
 //!
 //! ## Calls
 //!
@@ -54,6 +63,7 @@
 extern crate alloc;
 
 pub mod extension;
+pub mod migrations;
 pub mod types;
 pub mod weights;
 
@@ -70,7 +80,10 @@ pub use types::*;
 pub use weights::WeightInfo;
 
 use alloc::vec::Vec;
-use frame_support::{pallet_prelude::*, traits::BuildGenesisConfig};
+use frame_support::{
+	pallet_prelude::*,
+	traits::{BuildGenesisConfig, Contains},
+};
 use frame_system::pallet_prelude::*;
 use phr_primitives::{AttributeCode, HospitalId, NodePeerId, ProposalId, Role, RoleSet};
 use sp_runtime::{traits::Zero, PerThing, Perbill, Saturating};
@@ -81,7 +94,12 @@ const LOG_TARGET: &str = "runtime::consortium";
 pub mod pallet {
 	use super::*;
 
+	/// 1 (runtime 105): patients carry their offboarding instead of being removed
+	/// ([`migrations::v1`]).
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
 	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
 	pub struct Pallet<T>(_);
 
 	#[pallet::config]
@@ -118,6 +136,11 @@ pub mod pallet {
 		/// Length of a rate window, in blocks.
 		#[pallet::constant]
 		type RateWindowBlocks: Get<BlockNumberFor<Self>>;
+
+		/// The calls an offboarded patient may still sign: those that take exposure back (revoke,
+		/// withdraw consent, remove a guardian, re-key, erase). Everything else is refused in the
+		/// pool with `tx_error::OFFBOARDED_PATIENT`.
+		type RetainedRights: Contains<<Self as frame_system::Config>::RuntimeCall>;
 
 		type WeightInfo: WeightInfo;
 	}
@@ -174,7 +197,8 @@ pub mod pallet {
 	pub type StaffOf<T: Config> =
 		StorageMap<_, Blake2_128Concat, T::AccountId, StaffInfo<BlockNumberFor<T>>>;
 
-	/// Patient account -> who onboarded it.
+	/// Patient account -> who onboarded it, and whether it was offboarded. Never removed: a
+	/// patient's rights over its records outlive its hospital's vouching.
 	#[pallet::storage]
 	pub type PatientOf<T: Config> =
 		StorageMap<_, Blake2_128Concat, T::AccountId, PatientInfo<BlockNumberFor<T>>>;
@@ -272,7 +296,7 @@ pub mod pallet {
 		NotStaff,
 		/// The account is already a patient.
 		AlreadyPatient,
-		/// The account is not a patient onboarded by the caller's hospital.
+		/// The account is not an active patient onboarded by the caller's hospital.
 		NotPatient,
 		/// The runtime's hash type cannot hold a 32-byte code hash.
 		InvalidCodeHash,
@@ -318,7 +342,8 @@ pub mod pallet {
 			for (who, hospital) in &self.patients {
 				assert!(Members::<T>::contains_key(hospital), "genesis patient of an unknown hospital");
 				assert!(!PatientOf::<T>::contains_key(who), "genesis patient onboarded twice");
-				PatientOf::<T>::insert(who, PatientInfo { onboarded_by: *hospital, onboarded_at: Zero::zero() });
+				let info = PatientInfo { onboarded_by: *hospital, onboarded_at: Zero::zero(), offboarded: None };
+				PatientOf::<T>::insert(who, info);
 				frame_system::Pallet::<T>::inc_providers(who);
 			}
 		}
@@ -485,22 +510,33 @@ pub mod pallet {
 		/// Onboard a patient: the account becomes registered and may transact (register records,
 		/// grant and revoke access). Origin: an admin of a member hospital.
 		///
+		/// A patient another hospital offboarded, or whose onboarding hospital left the
+		/// consortium, moves to the caller's hospital with its records, grants and trail.
+		///
 		/// Emits `PatientOnboarded`.
 		#[pallet::call_index(6)]
 		#[pallet::weight(T::WeightInfo::onboard_patient())]
 		pub fn onboard_patient(origin: OriginFor<T>, patient: T::AccountId) -> DispatchResult {
 			let admin = ensure_signed(origin)?;
 			let hospital = Self::admin_hospital(&admin)?;
-			ensure!(!PatientOf::<T>::contains_key(&patient), Error::<T>::AlreadyPatient);
+			let previous = PatientOf::<T>::get(&patient);
+			if let Some(info) = &previous {
+				let vouched = info.is_active() && Members::<T>::contains_key(info.onboarded_by);
+				ensure!(!vouched, Error::<T>::AlreadyPatient);
+			}
 			let now = frame_system::Pallet::<T>::block_number();
-			PatientOf::<T>::insert(&patient, PatientInfo { onboarded_by: hospital, onboarded_at: now });
-			frame_system::Pallet::<T>::inc_providers(&patient);
+			PatientOf::<T>::insert(&patient, PatientInfo { onboarded_by: hospital, onboarded_at: now, offboarded: None });
+			if previous.is_none() {
+				frame_system::Pallet::<T>::inc_providers(&patient);
+			}
 			Self::deposit_event(Event::PatientOnboarded { patient, hospital });
 			Ok(())
 		}
 
-		/// Offboard a patient onboarded by the caller's hospital. The patient's records and grants
-		/// stay on chain; the account can no longer transact. Origin: an admin of that hospital.
+		/// Offboard an active patient onboarded by the caller's hospital. The patient can no
+		/// longer add records or grant access; it keeps its records, its grants until it revokes
+		/// them, and every right that takes exposure back (`Config::RetainedRights`). Another
+		/// member may onboard it again. Origin: an admin of that hospital.
 		///
 		/// Emits `PatientOffboarded`.
 		#[pallet::call_index(7)]
@@ -508,10 +544,11 @@ pub mod pallet {
 		pub fn offboard_patient(origin: OriginFor<T>, patient: T::AccountId) -> DispatchResult {
 			let admin = ensure_signed(origin)?;
 			let hospital = Self::admin_hospital(&admin)?;
-			let info = PatientOf::<T>::get(&patient).ok_or(Error::<T>::NotPatient)?;
-			ensure!(info.onboarded_by == hospital, Error::<T>::NotPatient);
-			PatientOf::<T>::remove(&patient);
-			Self::release_provider(&patient);
+			let mut info = PatientOf::<T>::get(&patient).ok_or(Error::<T>::NotPatient)?;
+			ensure!(info.onboarded_by == hospital && info.is_active(), Error::<T>::NotPatient);
+			let at = frame_system::Pallet::<T>::block_number();
+			info.offboarded = Some(Offboarding { by: hospital, at });
+			PatientOf::<T>::insert(&patient, info);
 			Self::deposit_event(Event::PatientOffboarded { patient, hospital });
 			Ok(())
 		}
@@ -524,13 +561,28 @@ impl<T: Config> Pallet<T> {
 		HospitalOfAdmin::<T>::get(who).ok_or(Error::<T>::NotAdmin)
 	}
 
-	/// Whether `who` may transact: an admin or validator of a member, staff of a current member,
-	/// or an onboarded patient.
+	/// Whether `who` may transact at all: [`Standing::Registered`] or, for an offboarded patient,
+	/// [`Standing::RetainedRights`].
 	pub fn is_registered(who: &T::AccountId) -> bool {
-		PatientOf::<T>::contains_key(who) ||
+		Self::standing(who) != Standing::Unregistered
+	}
+
+	/// What `who` may sign: everything (an admin or validator of a member, staff of a current
+	/// member, an active patient), only its retained rights (an offboarded patient), or nothing.
+	pub fn standing(who: &T::AccountId) -> Standing {
+		let patient = PatientOf::<T>::get(who);
+		if patient.as_ref().is_some_and(|p| p.is_active()) ||
 			Self::staff_of(who).is_some() ||
 			HospitalOfAdmin::<T>::contains_key(who) ||
 			HospitalOfValidator::<T>::contains_key(who)
+		{
+			return Standing::Registered;
+		}
+		if patient.is_some() {
+			Standing::RetainedRights
+		} else {
+			Standing::Unregistered
+		}
 	}
 
 	/// `who`'s staff entry, if its hospital is still a member.
@@ -884,6 +936,10 @@ impl<T: Config> sp_runtime::traits::Convert<T::AccountId, Option<T::AccountId>> 
 
 impl<T: Config> phr_primitives::traits::PatientRegistry<T::AccountId> for Pallet<T> {
 	fn is_patient(who: &T::AccountId) -> bool {
+		PatientOf::<T>::get(who).is_some_and(|p| p.is_active())
+	}
+
+	fn has_rights(who: &T::AccountId) -> bool {
 		PatientOf::<T>::contains_key(who)
 	}
 
@@ -891,15 +947,16 @@ impl<T: Config> phr_primitives::traits::PatientRegistry<T::AccountId> for Pallet
 	fn register_patient_for_benchmark(who: &T::AccountId) {
 		if !PatientOf::<T>::contains_key(who) {
 			let onboarded_at = frame_system::Pallet::<T>::block_number();
-			PatientOf::<T>::insert(who, PatientInfo { onboarded_by: 0, onboarded_at });
+			PatientOf::<T>::insert(who, PatientInfo { onboarded_by: 0, onboarded_at, offboarded: None });
 			frame_system::Pallet::<T>::inc_providers(who);
 		}
 	}
 }
 
 impl<T: Config> phr_primitives::traits::ConsortiumDirectory<T::AccountId> for Pallet<T> {
+	/// Only full standing: an offboarded patient cannot, say, be appointed a guardian.
 	fn is_registered(who: &T::AccountId) -> bool {
-		Pallet::<T>::is_registered(who)
+		Pallet::<T>::standing(who) == Standing::Registered
 	}
 
 	fn staff(who: &T::AccountId) -> Option<phr_primitives::StaffView> {

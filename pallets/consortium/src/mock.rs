@@ -34,7 +34,16 @@ impl pallet_consortium::Config for Test {
 	type ApprovalThreshold = MoreThanTwoThirds;
 	type MaxExtrinsicsPerWindow = ConstU32<3>;
 	type RateWindowBlocks = ConstU64<10>;
+	type RetainedRights = OnlyRemarks;
 	type WeightInfo = ();
+}
+
+/// The mock's retained rights: an offboarded patient may still send `System::remark`.
+pub struct OnlyRemarks;
+impl frame_support::traits::Contains<RuntimeCall> for OnlyRemarks {
+	fn contains(call: &RuntimeCall) -> bool {
+		matches!(call, RuntimeCall::System(frame_system::Call::remark { .. }))
+	}
 }
 
 use frame_support::traits::ConstU64;

@@ -1,6 +1,7 @@
 //! Unit tests of the consortium pallet. Every case ends with `do_try_state` (see `mock::run`).
 
 use crate::{mock::*, *};
+use codec::Encode;
 use frame_support::{assert_noop, assert_ok, dispatch::DispatchInfo, BoundedVec};
 use pallet_session::SessionManager;
 use phr_primitives::tx_error::UNREGISTERED_SIGNER;
@@ -532,8 +533,55 @@ fn admin_onboards_and_offboards_patients() {
 		assert_noop!(Consortium::offboard_patient(origin(H3_ADMIN), 1002), Error::<Test>::NotPatient);
 		assert_ok!(Consortium::offboard_patient(origin(H3_ADMIN), 1001));
 		assert_eq!(last_event(), RuntimeEvent::Consortium(Event::PatientOffboarded { patient: 1001, hospital: 3 }));
-		assert!(!Consortium::is_registered(&1001));
-		assert_eq!(System::providers(&1001), 0);
+		// The patient keeps its rights (and its account's provider), not its full standing.
+		assert_eq!(Consortium::standing(&1001), Standing::RetainedRights);
+		assert_eq!(PatientOf::<Test>::get(1001).unwrap().offboarded, Some(Offboarding { by: 3, at: 1 }));
+		assert_eq!(System::providers(&1001), 1);
+		assert_noop!(Consortium::offboard_patient(origin(H3_ADMIN), 1001), Error::<Test>::NotPatient);
+		// Another member onboards it again: it moves there with everything it had.
+		assert_ok!(Consortium::onboard_patient(origin(H2_ADMIN), 1001));
+		assert_eq!(Consortium::standing(&1001), Standing::Registered);
+		assert_eq!(PatientOf::<Test>::get(1001).unwrap().onboarded_by, 2);
+		assert_eq!(System::providers(&1001), 1);
+		assert_noop!(Consortium::offboard_patient(origin(H3_ADMIN), 1001), Error::<Test>::NotPatient);
+	});
+}
+
+#[test]
+fn a_patient_whose_hospital_left_can_move_to_another() {
+	run(4, || {
+		assert_ok!(Consortium::onboard_patient(origin(H4_ADMIN), 1001));
+		pass(ConsortiumAction::RemoveMember { hospital: 4 }, &[H1_ADMIN, H2_ADMIN, H3_ADMIN]);
+		assert_eq!(Consortium::standing(&1001), Standing::Registered, "the patient stays registered");
+		assert_ok!(Consortium::onboard_patient(origin(H1_ADMIN), 1001));
+		assert_eq!(PatientOf::<Test>::get(1001).unwrap().onboarded_by, 1);
+	});
+}
+
+#[test]
+fn migration_to_v1_keeps_every_patient() {
+	use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+	run(4, || {
+		assert_ok!(Consortium::propose(origin(H1_ADMIN), add_h5()));
+		assert_ok!(Consortium::propose(origin(H2_ADMIN), add_h5()));
+		// Rewind to version 0's layout: patients without `offboarded`.
+		let old = |by, at| migrations::v1::PatientInfoV0::<u64> { onboarded_by: by, onboarded_at: at };
+		for (who, by, at) in [(PATIENT, 1, 0u64), (1001, 3, 7)] {
+			frame_support::storage::unhashed::put_raw(&PatientOf::<Test>::hashed_key_for(who), &old(by, at).encode());
+		}
+		StorageVersion::new(0).put::<Consortium>();
+
+		let state = migrations::v1::before::<Test>();
+		migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		assert_ok!(migrations::v1::after::<Test>(state));
+		assert_eq!(Consortium::on_chain_storage_version(), 1);
+		assert_eq!(PatientOf::<Test>::get(1001), Some(PatientInfo { onboarded_by: 3, onboarded_at: 7, offboarded: None }));
+		assert_eq!((OpenProposalsOf::<Test>::get(1), OpenProposalsOf::<Test>::get(2)), (1, 1));
+		// A second run is a no-op: the version no longer matches.
+		frame_support::storage::unhashed::put_raw(&PatientOf::<Test>::hashed_key_for(1001), &[0xff]);
+		migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		assert_eq!(frame_support::storage::unhashed::get_raw(&PatientOf::<Test>::hashed_key_for(1001)), Some(vec![0xff]));
+		PatientOf::<Test>::insert(1001, PatientInfo { onboarded_by: 3, onboarded_at: 7, offboarded: None });
 	});
 }
 
@@ -560,6 +608,20 @@ fn include(who: u64) -> Result<(), TransactionValidityError> {
 	RegisteredSigner::<Test>::new()
 		.validate_and_prepare(origin(who), &remark(), &DispatchInfo::default(), 10, 0)
 		.map(|_| ())
+}
+
+#[test]
+fn an_offboarded_patient_may_sign_only_its_retained_rights() {
+	run(4, || {
+		assert_ok!(Consortium::offboard_patient(origin(H1_ADMIN), PATIENT));
+		// The mock retains `remark`; anything else is refused with its own code.
+		assert_eq!(validate(PATIENT), Ok(()));
+		let other = RuntimeCall::Consortium(crate::Call::prune_expired { proposal: 0 });
+		let refused = RegisteredSigner::<Test>::new()
+			.validate_only(origin(PATIENT), &other, &DispatchInfo::default(), 10, TransactionSource::External, 0)
+			.map(|_| ());
+		assert_eq!(refused, Err(InvalidTransaction::Custom(phr_primitives::tx_error::OFFBOARDED_PATIENT).into()));
+	});
 }
 
 #[test]

@@ -75,11 +75,39 @@ pub struct StaffInfo<BlockNumber> {
 }
 
 /// A patient onboarded by a hospital. The patient belongs to the consortium, not to that hospital:
-/// the record stays when the hospital leaves.
+/// the record stays when the hospital leaves, and so do the patient's rights over it.
 #[derive(Encode, Decode, Clone, PartialEq, Eq, MaxEncodedLen, TypeInfo, Debug)]
 pub struct PatientInfo<BlockNumber> {
 	pub onboarded_by: HospitalId,
 	pub onboarded_at: BlockNumber,
+	/// Set when `onboarded_by` offboarded the patient. An offboarded patient can no longer add
+	/// records or grant access, but keeps every right that takes exposure back (revoke, withdraw
+	/// consent, remove a guardian, re-key, erase) and may be onboarded by another member.
+	pub offboarded: Option<Offboarding<BlockNumber>>,
+}
+
+/// When and by which hospital a patient was offboarded.
+#[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, MaxEncodedLen, TypeInfo, Debug)]
+pub struct Offboarding<BlockNumber> {
+	pub by: HospitalId,
+	pub at: BlockNumber,
+}
+
+impl<BlockNumber> PatientInfo<BlockNumber> {
+	pub fn is_active(&self) -> bool {
+		self.offboarded.is_none()
+	}
+}
+
+/// What a signer may do, as the transaction pool sees it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Standing {
+	/// An admin or validator of a member, staff of a current member, or an active patient.
+	Registered,
+	/// An offboarded patient: only the calls the runtime keeps for them (`Config::RetainedRights`).
+	RetainedRights,
+	/// Unknown to the consortium.
+	Unregistered,
 }
 
 /// Extrinsics an account has had included in the current rate-limit window.

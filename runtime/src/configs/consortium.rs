@@ -1,7 +1,10 @@
 //! The consortium: members, votes, staff, patients, and the permissioned transaction pool.
 
-use crate::{BlockNumber, Runtime, DAYS};
-use frame_support::{parameter_types, traits::ConstU32};
+use crate::{BlockNumber, Runtime, RuntimeCall, DAYS};
+use frame_support::{
+	parameter_types,
+	traits::{ConstU32, Contains},
+};
 use sp_runtime::Perbill;
 
 /// Most member hospitals (and so validators).
@@ -30,5 +33,26 @@ impl pallet_consortium::Config for Runtime {
 	/// wallet or a hospital's integration sends, far below a full block (several thousand).
 	type MaxExtrinsicsPerWindow = ConstU32<600>;
 	type RateWindowBlocks = RateWindowBlocks;
+	type RetainedRights = PatientRights;
 	type WeightInfo = pallet_consortium::weights::SubstrateWeight<Runtime>;
+}
+
+/// What a patient may still sign after its hospital offboarded it: every call that takes exposure
+/// back. Revoking, withdrawing a consent, ending a guardianship, rotating its own keys and re-keying
+/// its records (the second half of a revocation), erasing a record. Not: new records, new grants,
+/// longer grants, new consents, new guardians (docs/threat-model.md, C9).
+pub struct PatientRights;
+
+impl Contains<RuntimeCall> for PatientRights {
+	fn contains(call: &RuntimeCall) -> bool {
+		use pallet_access::Call as Access;
+		use pallet_keys::Call as Keys;
+		use pallet_records::Call as Records;
+		matches!(
+			call,
+			RuntimeCall::Access(Access::revoke { .. } | Access::withdraw_consent { .. } | Access::remove_guardian { .. }) |
+				RuntimeCall::Keys(Keys::rotate_keys { .. } | Keys::rotate_data_key { .. }) |
+				RuntimeCall::Records(Records::erase { .. })
+		)
+	}
 }
