@@ -27,6 +27,21 @@ use super::{
 /// Most entries a paged runtime API returns per call, whatever the caller asks for.
 const MAX_PAGE: u32 = 1_000;
 
+/// Runs `f` on the state the next block will see. In the block that enacted a runtime upgrade the
+/// new code already answers, but the upgrade's migrations run only when the next block starts:
+/// before them, an item whose layout changed does not decode (a patient would look unregistered
+/// to the transaction pool, which would refuse and ban its transactions, with every later nonce;
+/// `wallet/tests/governance.rs` caught exactly that). So in that one block, transaction validation
+/// and the PHR runtime APIs first run the pending migrations; their writes stay in this call's
+/// overlay, which is discarded. Otherwise the cost is one read.
+fn migrated<R>(f: impl FnOnce() -> R) -> R {
+	let pending = frame_system::LastRuntimeUpgrade::<Runtime>::get().map_or(true, |last| last.was_upgraded(&VERSION));
+	if pending {
+		Executive::execute_on_runtime_upgrade();
+	}
+	f()
+}
+
 impl_runtime_apis! {
 	impl sp_api::Core<Block> for Runtime {
 		fn version() -> RuntimeVersion {
@@ -83,7 +98,7 @@ impl_runtime_apis! {
 			tx: <Block as BlockT>::Extrinsic,
 			block_hash: <Block as BlockT>::Hash,
 		) -> TransactionValidity {
-			Executive::validate_transaction(source, tx, block_hash)
+			migrated(|| Executive::validate_transaction(source, tx, block_hash))
 		}
 	}
 
@@ -150,89 +165,89 @@ impl_runtime_apis! {
 	#[api_version(3)]
 	impl pallet_consortium_runtime_api::ConsortiumApi<Block, AccountId> for Runtime {
 		fn member_nodes() -> Vec<NodePeerId> {
-			Consortium::member_nodes()
+			migrated(|| Consortium::member_nodes())
 		}
 
 		fn is_registered(who: AccountId) -> bool {
-			Consortium::is_registered(&who)
+			migrated(|| Consortium::is_registered(&who))
 		}
 
 		fn roles_of(who: AccountId) -> Option<(HospitalId, RoleSet)> {
-			Consortium::roles_of(&who)
+			migrated(|| Consortium::roles_of(&who))
 		}
 
 		fn approvals_needed() -> u32 {
-			Consortium::approvals_needed(pallet_consortium::MemberCount::<Runtime>::get())
+			migrated(|| Consortium::approvals_needed(pallet_consortium::MemberCount::<Runtime>::get()))
 		}
 
 		fn staff(start_after: Option<AccountId>, limit: u32) -> Vec<(AccountId, phr_primitives::StaffView)> {
-			Consortium::staff_page(start_after, limit.min(MAX_PAGE))
+			migrated(|| Consortium::staff_page(start_after, limit.min(MAX_PAGE)))
 		}
 
 		fn members() -> Vec<(HospitalId, AccountId, NodePeerId)> {
-			Consortium::members()
+			migrated(|| Consortium::members())
 		}
 	}
 
 	impl pallet_records_runtime_api::RecordsApi<Block, AccountId, BlockNumber> for Runtime {
 		fn record(id: RecordId) -> Option<RecordInfo<AccountId, BlockNumber>> {
-			Records::record(id)
+			migrated(|| Records::record(id))
 		}
 
 		fn patient_records(patient: AccountId, from: u32, limit: u32) -> Vec<(RecordId, RecordInfo<AccountId, BlockNumber>)> {
-			Records::patient_records(&patient, from, limit.min(MAX_PAGE))
+			migrated(|| Records::patient_records(&patient, from, limit.min(MAX_PAGE)))
 		}
 
 		fn versions(id: RecordId) -> Vec<RecordId> {
-			Records::versions(id)
+			migrated(|| Records::versions(id))
 		}
 
 		fn record_by_hash(hash: CiphertextHash) -> Option<RecordId> {
-			pallet_records::RecordByHash::<Runtime>::get(hash)
+			migrated(|| pallet_records::RecordByHash::<Runtime>::get(hash))
 		}
 	}
 
 	impl pallet_keys_runtime_api::KeysApi<Block, AccountId, BlockNumber> for Runtime {
 		fn current_key(who: AccountId) -> Option<KeyRecord<BlockNumber>> {
-			pallet_keys::KeyOf::<Runtime>::get(who)
+			migrated(|| pallet_keys::KeyOf::<Runtime>::get(who))
 		}
 
 		fn key_at(who: AccountId, epoch: KeyEpoch) -> Option<KeyRecord<BlockNumber>> {
-			Keys::key_at(&who, epoch)
+			migrated(|| Keys::key_at(&who, epoch))
 		}
 
 		fn keys_due(start_after: Option<AccountId>, limit: u32) -> Vec<AccountId> {
-			Keys::keys_due(start_after, limit.min(MAX_PAGE))
+			migrated(|| Keys::keys_due(start_after, limit.min(MAX_PAGE)))
 		}
 
 		fn records_due(patient: AccountId, from: u32, limit: u32) -> Vec<RecordId> {
-			Keys::records_due(&patient, from, limit.min(MAX_PAGE))
+			migrated(|| Keys::records_due(&patient, from, limit.min(MAX_PAGE)))
 		}
 	}
 
 	impl pallet_access_runtime_api::AccessApi<Block, AccountId, BlockNumber> for Runtime {
 		fn decide(who: AccountId, record: RecordId, right: Right, purpose: Purpose, now: Moment) -> Decision {
-			Access::decide(&who, record, right, purpose, now)
+			migrated(|| Access::decide(&who, record, right, purpose, now))
 		}
 
 		fn audit_trail(patient: AccountId, from: u32, limit: u32) -> Vec<AuditEntry<AccountId, BlockNumber>> {
-			Access::audit_trail(&patient, from, limit.min(MAX_PAGE))
+			migrated(|| Access::audit_trail(&patient, from, limit.min(MAX_PAGE)))
 		}
 
 		fn audit_length(patient: AccountId) -> u32 {
-			pallet_access::AuditLength::<Runtime>::get(patient)
+			migrated(|| pallet_access::AuditLength::<Runtime>::get(patient))
 		}
 
 		fn grants_of(patient: AccountId) -> Vec<(GrantId, Grant<AccountId, BlockNumber>)> {
-			Access::grants_of(&patient)
+			migrated(|| Access::grants_of(&patient))
 		}
 
 		fn grants_to(who: AccountId) -> Vec<(GrantId, AccountId)> {
-			Access::grants_to(&who)
+			migrated(|| Access::grants_to(&who))
 		}
 
 		fn receipt_batch(batch: BatchId) -> Option<ReceiptBatch<AccountId, BlockNumber>> {
-			pallet_access::ReceiptBatchOfId::<Runtime>::get(batch)
+			migrated(|| pallet_access::ReceiptBatchOfId::<Runtime>::get(batch))
 		}
 	}
 

@@ -68,19 +68,20 @@ fn storage_at(node: &Node, key: &[u8], at: H256) -> Option<Vec<u8>> {
 /// Every grant a load patient signed: nonce -> (spec version it was signed for, bytes).
 type Signed = Arc<Mutex<Vec<BTreeMap<u32, (u32, Vec<u8>)>>>>;
 
-/// Grants from the load patients through `rpc_port`, one per `LOAD_INTERVAL`, until `stop`, as a
-/// careful wallet sends them: each nonce is used once; what is not included yet is sent again every
-/// few seconds (the same bytes); and when a runtime upgrade changed the version signatures commit
-/// to, it is first signed again with the same nonce (the pool drops the old signature as invalid
-/// under the new runtime, and only one extrinsic per nonce can ever be included).
-fn grant_load(rpc_port: u16, signed: Signed, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+/// Grants from the load patients through `rpc_port`, one per `LOAD_INTERVAL`, until `stop_new`,
+/// as a careful wallet sends them: each nonce is used once; what is not included yet is sent again
+/// every few seconds (the same bytes), until `done`; and when a runtime upgrade changed the version
+/// signatures commit to, it is first signed again with the same nonce (the pool drops the old
+/// signature as invalid under the new runtime, and only one extrinsic per nonce can ever be
+/// included). Returns how many it signed again.
+fn grant_load(rpc_port: u16, signed: Signed, stop_new: Arc<AtomicBool>, done: Arc<AtomicBool>) -> std::thread::JoinHandle<usize> {
 	std::thread::spawn(move || {
 		let node = Node::attach("H1", rpc_port);
 		let patients: Vec<_> = (0..PATIENTS).map(patient).collect();
 		let grantee = Sr25519Keyring::Alice.to_account_id();
-		let mut turn = 0usize;
+		let (mut turn, mut resigned) = (0usize, 0usize);
 		let mut last_check = std::time::Instant::now();
-		while !stop.load(Ordering::SeqCst) {
+		while !done.load(Ordering::SeqCst) {
 			let chain = ChainContext::of(&node);
 			if last_check.elapsed() > Duration::from_secs(4) {
 				last_check = std::time::Instant::now();
@@ -91,10 +92,19 @@ fn grant_load(rpc_port: u16, signed: Signed, stop: Arc<AtomicBool>) -> std::thre
 						if *version != chain.spec_version {
 							*bytes = chain.signed_by(grant_call(account(pair), grantee.clone()), pair, *nonce);
 							*version = chain.spec_version;
+							resigned += 1;
 						}
-						let _ = node.rpc("author_submitExtrinsic", json!([to_hex(bytes)]));
+						if let Err(error) = node.rpc("author_submitExtrinsic", json!([to_hex(bytes)])) {
+							if !already_taken(&error) {
+								eprintln!("resend of patient {i} nonce {nonce} (spec {version}) refused: {error}");
+							}
+						}
 					}
 				}
+			}
+			if stop_new.load(Ordering::SeqCst) {
+				std::thread::sleep(LOAD_INTERVAL);
+				continue;
 			}
 			let i = turn % patients.len();
 			let nonce = signed.lock().unwrap()[i].len() as u32;
@@ -108,6 +118,7 @@ fn grant_load(rpc_port: u16, signed: Signed, stop: Arc<AtomicBool>) -> std::thre
 			}
 			std::thread::sleep(LOAD_INTERVAL);
 		}
+		resigned
 	})
 }
 
@@ -163,8 +174,8 @@ fn a_runtime_upgrade_by_vote_keeps_every_grant_and_every_byte() {
 
 	// Patients keep granting from here to the end.
 	let signed: Signed = Arc::new(Mutex::new(vec![BTreeMap::new(); PATIENTS as usize]));
-	let stop = Arc::new(AtomicBool::new(false));
-	let load = grant_load(nodes[0].rpc_port, signed.clone(), stop.clone());
+	let (stop_new, done) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+	let load = grant_load(nodes[0].rpc_port, signed.clone(), stop_new.clone(), done.clone());
 	let granted = |signed: &Signed| signed.lock().unwrap().iter().map(|m| m.len()).sum::<usize>();
 	assert!(wait_until(Duration::from_secs(30), || granted(&signed) >= 20), "the load runs");
 
@@ -188,23 +199,34 @@ fn a_runtime_upgrade_by_vote_keeps_every_grant_and_every_byte() {
 	assert!(upgraded, "every node runs spec 105; logs:\n{}", logs(&nodes));
 	let upgraded_at = min_finalized(&nodes);
 
-	// Grants go on under the new runtime for a while, then the load stops.
+	// Grants go on under the new runtime for a while, then no new ones are made (what is pending
+	// is still sent again until final, as the wallet does).
 	let before_stop = granted(&signed);
 	assert!(wait_until(Duration::from_secs(60), || granted(&signed) >= before_stop + 40), "grants go on after the upgrade");
-	stop.store(true, Ordering::SeqCst);
-	load.join().unwrap();
+	stop_new.store(true, Ordering::SeqCst);
 
 	// Every grant signed before, during and after is finalized, each exactly once.
 	let expected: Vec<u32> = signed.lock().unwrap().iter().map(|m| m.len() as u32).collect();
+	let mut short = Vec::new();
 	let all_final = wait_until(Duration::from_secs(120), || {
 		let at = finalized_head(&nodes[0]);
-		patients.iter().zip(&expected).all(|(p, n)| {
-			let grants: Vec<(u64, phr_primitives::Grant<AccountId, BlockNumber>)> =
-				state_call_at(&nodes[0], "AccessApi_grants_of", account(p), at);
-			grants.len() as u32 == *n
-		})
+		short = patients
+			.iter()
+			.zip(&expected)
+			.enumerate()
+			.filter_map(|(i, (p, n))| {
+				let grants: Vec<(u64, phr_primitives::Grant<AccountId, BlockNumber>)> =
+					state_call_at(&nodes[0], "AccessApi_grants_of", account(p), at);
+				(grants.len() as u32 != *n).then(|| format!("patient {i}: {} of {n}", grants.len()))
+			})
+			.collect();
+		short.is_empty()
 	});
-	assert!(all_final, "all {} grants finalized; logs:\n{}", expected.iter().sum::<u32>(), logs(&nodes));
+	done.store(true, Ordering::SeqCst);
+	let resigned = load.join().unwrap();
+	let total = expected.iter().sum::<u32>();
+	assert!(all_final, "all {total} grants finalized, {resigned} signed again; short: {short:?}; logs:\n{}", logs(&nodes));
+	eprintln!("{total} grants finalized, {resigned} of them signed again for the new runtime");
 
 	// State written before reads back after: Eve, migrated to the new layout, and her record,
 	// fetched through another hospital's node and decrypted.
