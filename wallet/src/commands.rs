@@ -8,7 +8,7 @@ use phr_primitives::{
 	GrantId, GrantTerms, Grantee, GuardianPowers, KeyRecord, PolicyHospitals, ReceiptBatch, RecordId, RecordInfo, Rights,
 	Role, RoleSet, RotationReason, Scope, StaffView, TimeWindow,
 };
-use codec::Encode;
+use codec::{Decode, Encode};
 use phr_runtime::{AccountId, BlockNumber, RuntimeCall, RuntimeEvent};
 use serde_json::{json, Value};
 use sp_core::crypto::Ss58Codec;
@@ -923,6 +923,7 @@ fn admin(cli: &Cli, command: &AdminCommand) -> Result<Report> {
 	match command {
 		AdminCommand::ApplyUpgrade { wasm } => return apply_upgrade(cli, wasm),
 		AdminCommand::Approve { proposal } => return approve(cli, *proposal),
+		AdminCommand::SessionKeys => return session_keys(cli),
 		_ => {},
 	}
 	let (call, text, json) = match command {
@@ -968,7 +969,8 @@ fn admin(cli: &Cli, command: &AdminCommand) -> Result<Report> {
 			let json = json!({ "proposedUpgrade": to_hex(&blob.code_hash), "specVersion": blob.version.spec_version });
 			(Call::propose { action: ConsortiumAction::AuthorizeUpgrade { code_hash: blob.code_hash } }, text, json)
 		},
-		AdminCommand::ApplyUpgrade { .. } | AdminCommand::Approve { .. } => unreachable!("handled above"),
+		AdminCommand::ApplyUpgrade { .. } | AdminCommand::Approve { .. } | AdminCommand::SessionKeys =>
+			unreachable!("handled above"),
 		AdminCommand::ProposeMember { hospital, admin, validator, peer_id } => {
 			let node = parse_peer_id(peer_id)?;
 			let action = ConsortiumAction::AddMember {
@@ -1033,6 +1035,32 @@ fn approve(cli: &Cli, proposal: u32) -> Result<Report> {
 	Ok(Report::new(
 		format!("Approved proposal {proposal}: {approvals} of the {needed} approvals it needs."),
 		json!({ "approved": proposal, "executed": false, "approvals": approvals, "needed": needed }),
+	))
+}
+
+/// New session keys from the validator's own node, registered on chain for this wallet's account.
+fn session_keys(cli: &Cli) -> Result<Report> {
+	let wallet = open_wallet(cli)?;
+	let node = Node::connect(&cli.node)?;
+	let owner = wallet.account();
+	let generated: Value = node.call("author_rotateKeysWithOwner", vec![Value::from(to_hex(&owner.encode()))])?;
+	let field = |name: &str| {
+		generated[name].as_str().ok_or_else(|| {
+			WalletError::Corrupt(format!("the node's new session keys come without {name}: update the node"))
+		})
+	};
+	let encoded = crate::client::from_hex(field("keys")?)?;
+	let proof = crate::client::from_hex(field("proof")?)?;
+	let keys = phr_runtime::SessionKeys::decode(&mut &encoded[..])
+		.map_err(|e| WalletError::Corrupt(format!("the node's session keys do not decode ({e}): update the wallet")))?;
+	let (aura, grandpa) = (hex::encode(keys.aura.as_ref() as &[u8]), hex::encode(keys.grandpa.as_ref() as &[u8]));
+	node.submit(&wallet, RuntimeCall::Session(pallet_session::Call::set_keys { keys, proof }))?;
+	Ok(Report::new(
+		format!(
+			"New session keys of {} are on chain (Aura {aura}, GRANDPA {grandpa}); the node holds them. They are in force from the session after next (sessions last 10 blocks).",
+			owner.to_ss58check()
+		),
+		json!({ "validator": owner.to_ss58check(), "aura": aura, "grandpa": grandpa }),
 	))
 }
 

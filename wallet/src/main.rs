@@ -302,6 +302,12 @@ pub enum AdminCommand {
 		#[arg(long)]
 		peer_id: String,
 	},
+	/// Validators: generate new session keys (Aura, GRANDPA) in the keystore of the node given with
+	/// --node (your validator's own node; its unsafe RPC, open on its loopback) and register them
+	/// on chain for this wallet's account, the hospital's validator account, with the proof that
+	/// the node holds them. In force from the session after next.
+	#[command(after_help = "Example:\n  phr admin session-keys --node http://127.0.0.1:9944 --wallet validator.json")]
+	SessionKeys,
 	/// Propose a runtime upgrade to this WASM blob: the vote authorizes its hash, the blob itself
 	/// is not stored on chain until it is applied. Checked first against the chain's runtime.
 	#[command(after_help = "Example:\n  phr admin propose-upgrade target/release/wbuild/phr-runtime/phr_runtime.compact.compressed.wasm")]
