@@ -142,6 +142,10 @@ pub mod pallet {
 		/// pool with `tx_error::OFFBOARDED_PATIENT`.
 		type RetainedRights: Contains<<Self as frame_system::Config>::RuntimeCall>;
 
+		/// The accounts that have session keys registered (pallet-session's `NextKeys`): a member's
+		/// validator whose keys arrive after its set was planned enters at the next session.
+		type HasSessionKeys: Contains<Self::AccountId>;
+
 		type WeightInfo: WeightInfo;
 	}
 
@@ -206,6 +210,13 @@ pub mod pallet {
 	/// Set when a member's validator changed; the next session planning hands the new set over.
 	#[pallet::storage]
 	pub type ValidatorsChanged<T: Config> = StorageValue<_, bool, ValueQuery>;
+
+	/// The members' validators that had session keys when the validator set was last handed to
+	/// pallet-session (which leaves out a validator without keys): when this changes, the set is
+	/// handed over again.
+	#[pallet::storage]
+	pub type PlannedWithKeys<T: Config> =
+		StorageValue<_, BoundedVec<T::AccountId, T::MaxMembers>, ValueQuery>;
 
 	/// Account -> extrinsics it had included in the current rate window.
 	#[pallet::storage]
@@ -856,6 +867,12 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
+	/// Those of `validators` that have session keys (at most `MaxMembers`: one per member).
+	fn with_session_keys(validators: &[T::AccountId]) -> BoundedVec<T::AccountId, T::MaxMembers> {
+		let with_keys: Vec<T::AccountId> = validators.iter().filter(|v| T::HasSessionKeys::contains(v)).cloned().collect();
+		BoundedVec::truncate_from(with_keys)
+	}
+
 	/// Checks that every index agrees with the members it is derived from. Compiled into the
 	/// native runtime too, so that the node's tests check a live network's state with it.
 	#[cfg(any(feature = "try-runtime", feature = "std", test))]
@@ -904,19 +921,28 @@ impl<T: Config> Pallet<T> {
 }
 
 /// The consortium decides the validator set: `pallet-session` asks at every session rotation.
+///
+/// It hands over the members' validators when the members voted a change, and again when a member's
+/// validator got its session keys after that (a hospital voted in registers its keys only once it
+/// is a member, and pallet-session leaves out a validator without keys). Otherwise it answers
+/// `None`: every `Some` makes GRANDPA start a new authority set.
 impl<T: Config> pallet_session::SessionManager<T::AccountId> for Pallet<T> {
 	fn new_session(new_index: u32) -> Option<Vec<T::AccountId>> {
-		if !ValidatorsChanged::<T>::take() {
+		let validators = Self::validators();
+		let with_keys = Self::with_session_keys(&validators);
+		if !ValidatorsChanged::<T>::take() && PlannedWithKeys::<T>::get() == with_keys {
 			return None;
 		}
-		let validators = Self::validators();
+		PlannedWithKeys::<T>::put(with_keys);
 		Self::deposit_event(Event::ValidatorSetPlanned { session: new_index, validators: validators.len() as u32 });
 		Some(validators)
 	}
 
 	fn new_session_genesis(_new_index: u32) -> Option<Vec<T::AccountId>> {
 		ValidatorsChanged::<T>::kill();
-		Some(Self::validators())
+		let validators = Self::validators();
+		PlannedWithKeys::<T>::put(Self::with_session_keys(&validators));
+		Some(validators)
 	}
 
 	fn end_session(_end_index: u32) {}

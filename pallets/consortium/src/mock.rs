@@ -35,7 +35,31 @@ impl pallet_consortium::Config for Test {
 	type MaxExtrinsicsPerWindow = ConstU32<3>;
 	type RateWindowBlocks = ConstU64<10>;
 	type RetainedRights = OnlyRemarks;
+	type HasSessionKeys = HasKeys;
 	type WeightInfo = ();
+}
+
+thread_local! {
+	static WITHOUT_KEYS: core::cell::RefCell<Vec<u64>> = const { core::cell::RefCell::new(Vec::new()) };
+}
+
+/// Makes `who` have (or not have) session keys, for the session planning.
+pub fn set_has_keys(who: u64, has: bool) {
+	WITHOUT_KEYS.with(|w| {
+		let mut w = w.borrow_mut();
+		w.retain(|x| *x != who);
+		if !has {
+			w.push(who);
+		}
+	});
+}
+
+/// Every account has session keys unless `set_has_keys(who, false)`.
+pub struct HasKeys;
+impl frame_support::traits::Contains<u64> for HasKeys {
+	fn contains(who: &u64) -> bool {
+		!WITHOUT_KEYS.with(|w| w.borrow().contains(who))
+	}
 }
 
 /// The mock's retained rights: an offboarded patient may still send `System::remark`.

@@ -387,6 +387,22 @@ fn change_validator_moves_registration_and_replans_the_session() {
 }
 
 #[test]
+fn a_validator_whose_keys_come_after_the_vote_enters_at_the_next_session() {
+	run(4, || {
+		assert_eq!(Consortium::new_session_genesis(0), Some(vec![100, 200, 300, 400]));
+		set_has_keys(500, false);
+		pass(add_h5(), &[H1_ADMIN, H2_ADMIN, H3_ADMIN]);
+		// Planned at once (pallet-session leaves 500 out while it has no keys) ...
+		assert_eq!(Consortium::new_session(1), Some(vec![100, 200, 300, 400, 500]));
+		assert_eq!(Consortium::new_session(2), None);
+		// ... and handed over again once its keys are registered; then no more changes.
+		set_has_keys(500, true);
+		assert_eq!(Consortium::new_session(3), Some(vec![100, 200, 300, 400, 500]));
+		assert_eq!(Consortium::new_session(4), None);
+	});
+}
+
+#[test]
 fn change_validator_to_another_members_validator_fails() {
 	run(4, || {
 		let change = ConsortiumAction::ChangeValidator { hospital: 2, validator: 300, node: peer(2) };

@@ -34,7 +34,17 @@ impl pallet_consortium::Config for Runtime {
 	type MaxExtrinsicsPerWindow = ConstU32<600>;
 	type RateWindowBlocks = RateWindowBlocks;
 	type RetainedRights = PatientRights;
+	type HasSessionKeys = SessionKeysRegistered;
 	type WeightInfo = pallet_consortium::weights::SubstrateWeight<Runtime>;
+}
+
+/// Accounts with session keys registered in pallet-session.
+pub struct SessionKeysRegistered;
+
+impl Contains<crate::AccountId> for SessionKeysRegistered {
+	fn contains(who: &crate::AccountId) -> bool {
+		pallet_session::NextKeys::<Runtime>::contains_key(who)
+	}
 }
 
 /// What a patient may still sign after its hospital offboarded it: every call that takes exposure
