@@ -132,8 +132,7 @@ impl Node {
 
 	/// The runtime blob hash the consortium authorized and nobody applied yet, at the best block.
 	pub fn authorized_upgrade(&self) -> Result<Option<H256>> {
-		let mut key = sp_crypto_hashing::twox_128(b"System").to_vec();
-		key.extend_from_slice(&sp_crypto_hashing::twox_128(b"AuthorizedUpgrade"));
+		let key = storage_value_key(b"System", b"AuthorizedUpgrade");
 		let answer: Option<String> = self.call("state_getStorage", vec![Value::from(to_hex(&key))])?;
 		let Some(answer) = answer else { return Ok(None) };
 		let authorization = frame_system::CodeUpgradeAuthorization::<phr_runtime::Runtime>::decode(&mut &from_hex(&answer)?[..])
@@ -242,10 +241,7 @@ impl Node {
 				continue;
 			}
 			if let RuntimeEvent::System(frame_system::Event::ExtrinsicFailed { dispatch_error, .. }) = &record.event {
-				let name = phr_runtime::RuntimeError::from_dispatch_error(*dispatch_error)
-					.map(|e| format!("{e:?}"))
-					.unwrap_or_else(|| format!("{dispatch_error:?}"));
-				return Err(WalletError::Dispatch(name));
+				return Err(WalletError::Dispatch(dispatch_error_name(dispatch_error)));
 			}
 			events.push(record.event);
 		}
@@ -253,8 +249,7 @@ impl Node {
 	}
 
 	fn events(&self, block: H256) -> Result<Vec<frame_system::EventRecord<RuntimeEvent, Hash>>> {
-		let mut key = sp_crypto_hashing::twox_128(b"System").to_vec();
-		key.extend_from_slice(&sp_crypto_hashing::twox_128(b"Events"));
+		let key = storage_value_key(b"System", b"Events");
 		let answer: Option<String> =
 			self.call("state_getStorage", vec![Value::from(to_hex(&key)), serde_json::to_value(block).expect("hash")])?;
 		let Some(answer) = answer else { return Ok(Vec::new()) };
@@ -317,6 +312,16 @@ impl Node {
 		};
 		Ok(sign_request(request, wallet.request_key()))
 	}
+}
+
+/// The storage key of a FRAME storage value: twox128 of the pallet's and the item's names.
+fn storage_value_key(pallet: &[u8], item: &[u8]) -> Vec<u8> {
+	[sp_crypto_hashing::twox_128(pallet), sp_crypto_hashing::twox_128(item)].concat()
+}
+
+/// A dispatch error by its pallet error's name (`NotAdmin`), or as the runtime gave it.
+pub fn dispatch_error_name(error: &sp_runtime::DispatchError) -> String {
+	phr_runtime::RuntimeError::from_dispatch_error(*error).map(|e| format!("{e:?}")).unwrap_or_else(|| format!("{error:?}"))
 }
 
 /// The pool's refusal of an extrinsic in words: the consortium's own codes (`tx_error`) by what

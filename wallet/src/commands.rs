@@ -1021,9 +1021,7 @@ fn approve(cli: &Cli, proposal: u32) -> Result<Report> {
 				return Ok(Report::new(text, json!({ "approved": proposal, "executed": true })));
 			},
 			RuntimeEvent::Consortium(Event::Executed { result: Err(error), .. }) => {
-				let name = phr_runtime::RuntimeError::from_dispatch_error(*error)
-					.map(|e| format!("{e:?}"))
-					.unwrap_or_else(|| format!("{error:?}"));
+				let name = crate::client::dispatch_error_name(error);
 				let text = format!("Approved proposal {proposal}: it passed but could not be carried out ({name}); it was removed.");
 				return Ok(Report::new(text, json!({ "approved": proposal, "executed": false, "error": name })));
 			},
