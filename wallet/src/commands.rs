@@ -403,6 +403,11 @@ fn dispatch(cli: &Cli) -> Result<Report> {
 			}),
 		Command::Audit { patient, nodes } => audit(cli, patient, nodes),
 		Command::Admin(command) => admin(cli, command),
+		Command::Portal { dir, listen, nodes } => {
+			let nodes = if nodes.is_empty() { vec![cli.node.clone()] } else { nodes.clone() };
+			crate::portal::serve(dir, *listen, crate::portal::parse_nodes(&nodes)?)?;
+			unreachable!("the portal serves until it is stopped")
+		},
 	}
 }
 

@@ -9,7 +9,10 @@ mod crypto;
 mod error;
 mod fhir;
 mod keyfile;
+mod portal;
 mod upgrade;
+#[cfg(test)]
+mod vectors;
 
 use std::path::PathBuf;
 
@@ -84,6 +87,19 @@ pub enum Command {
 	/// Hospital admins: onboard patients, register staff, vote on members.
 	#[command(subcommand)]
 	Admin(AdminCommand),
+	/// Serve the web portal (the built `web/dist`) on this machine; the browser talks to the nodes
+	/// directly and keeps every key.
+	#[command(after_help = "Example:\n  phr portal --dir web/dist --listen 127.0.0.1:8080 --nodes ws://127.0.0.1:9944,ws://127.0.0.1:9945")]
+	Portal {
+		/// The built portal.
+		#[arg(long, default_value = "web/dist")]
+		dir: PathBuf,
+		#[arg(long, default_value = "127.0.0.1:8080")]
+		listen: std::net::SocketAddr,
+		/// The nodes the portal may talk to (ws:// addresses, optionally NAME=ws://...); default --node.
+		#[arg(long, value_delimiter = ',')]
+		nodes: Vec<String>,
+	},
 }
 
 #[derive(Subcommand)]
