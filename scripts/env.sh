@@ -22,3 +22,15 @@ export PHR_NODE="$CARGO_TARGET_DIR/release/phr-node"
 phr_build() {
   (cd "$PHR_ROOT" && cargo test --release --locked --workspace --no-run "$@")
 }
+
+# Installs the portal's npm packages when package-lock.json changed (npm ci: exactly the lock's
+# versions) and builds web/dist, which `phr portal` serves.
+phr_portal_build() {
+  local web="$PHR_ROOT/web" stamp="$PHR_ROOT/web/node_modules/.phr-lock"
+  if ! cmp -s "$web/package-lock.json" "$stamp"; then
+    echo "[portal] npm ci (the versions in web/package-lock.json)"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error) && cp "$web/package-lock.json" "$stamp"
+  fi
+  echo "[portal] building web/dist"
+  (cd "$web" && npx vite build --logLevel warn)
+}

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sets up the machine, builds phr-node when needed, and runs the local four-hospital consortium:
 # validators H1..H4 (Alice, Bob, Charlie, Dave) on 127.0.0.1, each with its own ports, base path and
-# keys. Waits until GRANDPA finalizes, prints each node's RPC address, runs the demo (scripts/demo.sh:
-# patient, physician, revocation, break-glass, audit, each step reported), and stops the nodes on Ctrl-C.
+# keys. Waits until GRANDPA finalizes, prints each node's RPC address, serves the web portal
+# (`phr portal`, http://127.0.0.1:8080/, PHR_PORTAL_PORT to change) and prints its URL, runs the demo
+# (scripts/demo.sh: patient, physician, revocation, break-glass, audit, each step reported), and
+# stops everything on Ctrl-C.
 #
 #   scripts/run-consortium.sh                     run (with the demo) until Ctrl-C
 #   scripts/run-consortium.sh --no-demo           only the network
@@ -26,6 +28,8 @@ done
 source "$here/env.sh"
 echo "[consortium] building phr-node (a no-op when it is up to date; about 40 minutes the first time on 2 cores)"
 phr_build
+[ -n "$until_finalized" ] || phr_portal_build
+portal_port="${PHR_PORTAL_PORT:-8080}"
 
 net_dir="${PHR_NET_DIR:-$(mktemp -d /tmp/phr-consortium.XXXXXX)}"
 mkdir -p "$net_dir"
@@ -57,7 +61,7 @@ finalized_height() { # finalized_height <rpc-port>: prints the number, or nothin
 }
 
 for i in 1 2 3 4; do
-  for port in $((30332 + i)) $((9943 + i)); do
+  for port in $((30332 + i)) $((9943 + i)) "$portal_port"; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "run-consortium: port $port is in use (is another consortium running?)" >&2; exit 1
     fi
@@ -119,6 +123,11 @@ for i in 1 2 3 4; do
 done
 
 if [ -n "$until_finalized" ]; then exit 0; fi
+"$CARGO_TARGET_DIR/release/phr" portal --dir "$PHR_ROOT/web/dist" --listen "127.0.0.1:$portal_port" \
+  --nodes "H1=ws://127.0.0.1:9944,H2=ws://127.0.0.1:9945,H3=ws://127.0.0.1:9946,H4=ws://127.0.0.1:9947" \
+  >"$net_dir/portal.log" 2>&1 &
+pids+=($!)
+echo "[consortium] web portal: http://127.0.0.1:$portal_port/  (patients, providers, auditors, admins; keys stay in the browser)"
 if [ "$demo" = 1 ]; then
   PHR_DEMO_DIR="$net_dir/demo" "$here/demo.sh"
 fi

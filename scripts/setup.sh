@@ -27,6 +27,22 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 command -v cargo-nextest >/dev/null 2>&1 || log "cargo-nextest not found: tests run with plain cargo test"
 
+# The web portal: Node.js 20.19+ with npm builds it (Vite), Debian's chromium runs its browser tests.
+web_missing=()
+command -v node >/dev/null 2>&1 || web_missing+=(nodejs npm)
+dpkg -s chromium >/dev/null 2>&1 || web_missing+=(chromium)
+if [ ${#web_missing[@]} -gt 0 ]; then
+  log "installing Debian packages for the portal: ${web_missing[*]}"
+  as_root apt-get update -q
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q "${web_missing[@]}"
+fi
+node_version=$(node -p 'process.versions.node' 2>/dev/null || echo 0)
+if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' 2>/dev/null; then
+  echo "setup: the portal needs Node.js 20.19 or newer, this machine has $node_version (Debian 12's nodejs is 18):" >&2
+  echo "       install Node.js 20+ (Debian 13's nodejs, or nodejs.org's packages) and run this again." >&2
+  exit 1
+fi
+
 stamp_dir=/usr/lib/rustlib/wasm32v1-none/lib
 wasm_target_ready() {
   # substrate-wasm-builder treats a target as installed when <sysroot>/lib/rustlib/<target>/lib exists.

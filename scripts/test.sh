@@ -9,6 +9,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/env.sh"
 cd "$PHR_ROOT"
 
+echo "[test] the portal: build, and its unit tests (crypto against the Rust-made vectors, FHIR display)"
+phr_portal_build
+(cd web && npx vitest run)
+
 echo "[test] cargo test --release --workspace (target dir: $CARGO_TARGET_DIR)"
 cargo test --release --locked --workspace
 

@@ -1,0 +1,186 @@
+// One node of the consortium, as the browser talks to it: @polkadot/api over the node's WebSocket
+// JSON-RPC (metadata-driven: calls, runtime APIs and errors come from the runtime's metadata), and
+// the node's `phr_` methods for ciphertext, each request signed here with the request key.
+
+import { ApiPromise, WsProvider } from '@polkadot/api';
+import type { SubmittableExtrinsic } from '@polkadot/api/types';
+import { web3FromAddress } from '@polkadot/extension-dapp';
+import { base58Decode, decodeAddress } from '@polkadot/util-crypto';
+import { blake2_256, hex, random, signRequest, type BlobMethod, type BlobSubject } from './crypto';
+import { blobError, UserError } from './errors';
+import type { Vault } from './keys';
+
+export type NodeInfo = { name: string; url: string };
+
+/** How long a signed `phr_` request stays valid. */
+const REQUEST_LIFETIME_MS = 120_000;
+/** Bytes per upload chunk: the node's chunk size. */
+export const UPLOAD_CHUNK = 1024 * 1024;
+
+const toBase64 = (bytes: Uint8Array): string => {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+};
+export const fromBase64 = (text: string): Uint8Array => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+
+export class Session {
+  private constructor(
+    readonly node: NodeInfo,
+    readonly api: ApiPromise,
+    readonly genesis: Uint8Array,
+    readonly peer: Uint8Array,
+    private readonly provider: WsProvider,
+  ) {}
+
+  static async connect(node: NodeInfo): Promise<Session> {
+    const provider = new WsProvider(node.url, 2500);
+    const api = await Promise.race([
+      ApiPromise.create({ provider, noInitWarn: true, throwOnConnect: true, signedExtensions: { RegisteredSigner: { extrinsic: {}, payload: {} } } }),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new UserError(`The node ${node.name} (${node.url}) cannot be reached: check that it runs, or choose another hospital.`)), 15000)),
+    ]).catch((error) => {
+      void provider.disconnect();
+      throw error instanceof UserError ? error : new UserError(`The node ${node.name} (${node.url}) cannot be reached: check that it runs, or choose another hospital.`);
+    });
+    const peerId = (await api.rpc.system.localPeerId()).toString();
+    return new Session(node, api, api.genesisHash.toU8a(), base58Decode(peerId), provider);
+  }
+
+  disconnect = () => this.api.disconnect();
+
+  /** The runtime APIs at the latest finalized block (what the node's access checks use too). */
+  async finalized() {
+    const hash = await this.api.rpc.chain.getFinalizedHead();
+    return this.api.at(hash);
+  }
+
+  /** One `phr_` call; a refusal becomes a sentence. */
+  async phr<T = any>(method: string, params: unknown[]): Promise<T> {
+    try {
+      return (await this.provider.send(method, params)) as T;
+    } catch (error: any) {
+      const match = /^(-?\d+): (.*)$/s.exec(error?.message ?? '');
+      if (match) throw new UserError(blobError(Number(match[1]), match[2], error?.data));
+      if (typeof error?.code === 'number') throw new UserError(blobError(error.code, error.message ?? '', error.data));
+      throw error;
+    }
+  }
+
+  /** A fresh signed request to this node's blob store (0x-hex SCALE). */
+  request(vault: Vault, method: BlobMethod, subject: BlobSubject, node: Uint8Array = this.peer): string {
+    return '0x' + hex(signRequest({
+      genesis: this.genesis, node, method, account: decodeAddress(vault.account), subject,
+      nonce: random(16), expiresAtMs: Date.now() + REQUEST_LIFETIME_MS,
+    }, vault.secrets.requestSeed));
+  }
+
+  /** Signs `tx` with the vault's account (or the browser extension that holds it), submits it and
+   *  resolves once it is FINAL, with its events; a dispatch error is thrown as the runtime names it. */
+  async submit(vault: Vault, tx: SubmittableExtrinsic<'promise'>, onStatus?: (status: string) => void): Promise<any[]> {
+    const injected = vault.secrets.accountSecret.startsWith('extension:') ? (await web3FromAddress(vault.account)).signer : undefined;
+    return new Promise((resolve, reject) => {
+      let unsubscribe: (() => void) | undefined;
+      const done = (f: () => void) => {
+        unsubscribe?.();
+        f();
+      };
+      const signing = injected ? tx.signAndSend(vault.account, { signer: injected, nonce: -1 }, handle) : tx.signAndSend(vault.pair!, { nonce: -1 }, handle);
+      function handle(result: any) {
+        const status = result.status;
+        if (status.isInBlock) onStatus?.('in a block, waiting for finality');
+        if (status.isInvalid || status.isDropped || status.isUsurped) {
+          done(() => reject(new UserError('The network dropped the transaction: try again.')));
+        } else if (status.isFinalized) {
+          done(() => {
+            if (result.dispatchError) reject(new UserError(dispatchSentence(tx.registry, result.dispatchError)));
+            else resolve(result.events.map((e: any) => e.event));
+          });
+        }
+      }
+      signing.then((u) => (unsubscribe = u)).catch(reject);
+    });
+  }
+
+  // ---- ciphertext ----
+
+  /** Uploads a sealed record (nothing is sent when the node has it already). */
+  async upload(vault: Vault, sealed: Uint8Array, progress?: (done: number) => void): Promise<Uint8Array> {
+    const hash = blake2_256(sealed);
+    const request = this.request(vault, { kind: 'uploadCiphertext', size: sealed.length }, { kind: 'ciphertext', hash });
+    const started = await this.phr('phr_uploadBegin', [request, sealed.length]);
+    if (started?.upload) {
+      for (let index = 0; index * UPLOAD_CHUNK < sealed.length; index++) {
+        const chunk = sealed.subarray(index * UPLOAD_CHUNK, (index + 1) * UPLOAD_CHUNK);
+        await this.phr('phr_uploadChunk', [started.upload, index, toBase64(chunk)]);
+        progress?.(Math.min(sealed.length, (index + 1) * UPLOAD_CHUNK));
+      }
+      await this.phr('phr_uploadFinish', [started.upload]);
+    }
+    progress?.(sealed.length);
+    return hash;
+  }
+
+  /** Stores `wrapped` (a wrapped data key or a sealed escrow share) for `recipient`. */
+  async putWrapped(vault: Vault, record: bigint, dataEpoch: number, recipient: string, recipientEpoch: number, wrapped: Uint8Array) {
+    const method: BlobMethod = {
+      kind: 'uploadWrappedKey', recipient: decodeAddress(recipient), dataEpoch, recipientEpoch, wrapped: blake2_256(wrapped),
+    };
+    await this.phr('phr_putWrappedKey', [this.request(vault, method, { kind: 'record', record }), recipient, dataEpoch, recipientEpoch, toBase64(wrapped)]);
+  }
+
+  /** Fetches a record's ciphertext; it must hash to what the chain registered at the finalized
+   *  block, whatever the node says. */
+  async fetch(vault: Vault, record: bigint, purpose: 'treatment' | 'emergency', progress?: (done: number, total: number) => void) {
+    const request = this.request(vault, { kind: 'fetch', purpose: { kind: purpose } }, { kind: 'record', record });
+    const answer = await this.phr('phr_fetch', [request, purpose]);
+    const at = await this.finalized();
+    const info: any = (await at.call.recordsApi.record(record)).toJSON();
+    if (!info) throw new UserError(`Record ${record} does not exist.`);
+    let ciphertext: Uint8Array;
+    if (answer.data) {
+      ciphertext = fromBase64(answer.data);
+    } else {
+      const parts: Uint8Array[] = [];
+      let done = 0;
+      for (let index = 0; index < answer.chunks; index++) {
+        const chunk = fromBase64(await this.phr('phr_fetchChunk', [answer.session, index]));
+        parts.push(chunk);
+        done += chunk.length;
+        progress?.(done, answer.size);
+      }
+      ciphertext = new Uint8Array(done);
+      let offset = 0;
+      for (const p of parts) {
+        ciphertext.set(p, offset);
+        offset += p.length;
+      }
+    }
+    if (hex(blake2_256(ciphertext)) !== String(info.ciphertextHash).replace(/^0x/, '')) {
+      throw new UserError(`The node sent a ciphertext of record ${record} that is not the one registered on chain: read it through another hospital.`);
+    }
+    return {
+      ciphertext,
+      basis: String(answer.basis),
+      keyEpoch: Number(answer.keyEpoch),
+      wrapped: answer.wrappedKey
+        ? { dataEpoch: Number(answer.wrappedKey.dataEpoch), recipientEpoch: Number(answer.wrappedKey.recipientEpoch), bytes: fromBase64(answer.wrappedKey.wrapped) }
+        : null,
+    };
+  }
+}
+
+/** The runtime's own words for a dispatch error: the pallet error's name and doc comment. */
+export function dispatchSentence(registry: any, error: any): string {
+  if (error.isModule) {
+    try {
+      const meta = registry.findMetaError(error.asModule);
+      const docs = meta.docs.join(' ').trim();
+      return `Refused by the chain (${meta.name}): ${docs || 'see the runtime documentation'}.`.replace(/\.\.$/, '.');
+    } catch {
+      // fall through
+    }
+  }
+  if (error.isBadOrigin) return 'Refused by the chain: your account may not do this.';
+  return `Refused by the chain: ${error.type ?? String(error)}.`;
+}
+
