@@ -11,7 +11,7 @@ import {
 import { categoryOfFile, CATEGORY_NAMES, splitBundle } from './bundle';
 import { fromBase64, Session } from './chain';
 import { UserError } from './errors';
-import { currentEncryption, encryptionSecret, publicKeys, rotate, setCurrentEpoch, type Vault } from './keys';
+import { encryptionSecret, publicKeys, rotate, setCurrentEpoch, type Vault } from './keys';
 
 export type Progress = (text: string, fraction?: number) => void;
 export type Ctx = { s: Session; vault: Vault; progress?: Progress };
@@ -37,7 +37,6 @@ const lowerFirst = (s: string) => s[0].toLowerCase() + s.slice(1);
 const bits = <T>(mask: number, names: T[]) => names.filter((_, i) => mask & (1 << i));
 const mask = (names: string[], all: string[]) => names.reduce((m, n) => m | (1 << all.indexOf(n)), 0);
 const variant = (json: any): [string, any] => (typeof json === 'string' ? [lowerFirst(json), null] : [lowerFirst(Object.keys(json)[0]), Object.values(json)[0]]);
-const same = (a: string, b: string) => hex(decodeAddress(a)) === hex(decodeAddress(b));
 
 function recordRow(id: any, info: any): RecordRow {
   const [status] = variant(info.status);
@@ -131,11 +130,13 @@ export function named(grantee: Grantee, staffList: StaffRow[]): string[] {
 
 const covers = (g: GrantRow, r: RecordRow) => g.categories.includes(r.category) || g.records.includes(r.root);
 
-/** Everyone a live read grant of `patient` covering the record names (never emergency staff in
- *  advance: break-glass readers get the key from the hospitals' escrow shares). */
-async function readers(s: Session, patient: string, r: RecordRow): Promise<string[]> {
+/** Who gets a record's key: everyone a live read grant of `patient` covering the record names
+ *  (never emergency staff in advance: break-glass readers get the key from the hospitals' escrow
+ *  shares). The grants and staff are read once, for all the records of one action. */
+async function readersOf(s: Session, patient: string): Promise<(r: RecordRow) => string[]> {
   const [grants, staffList] = await Promise.all([grantsOf(s, patient), staff(s)]);
-  return grants.filter((g) => g.read && !g.expired && covers(g, r)).flatMap((g) => named(g.grantee, staffList));
+  const live = grants.filter((g) => g.read && !g.expired);
+  return (r) => live.filter((g) => covers(g, r)).flatMap((g) => named(g.grantee, staffList));
 }
 
 // ---- keys ----
@@ -158,15 +159,17 @@ export async function rotateKeys(ctx: Ctx): Promise<number> {
   const { s, vault, progress } = ctx;
   const current = await currentKey(s, vault.account);
   if (!current) throw new UserError('Your keys are not on chain yet: register them first.');
-  const backup = JSON.parse(JSON.stringify({ seed: hex(vault.secrets.requestSeed), keys: vault.secrets.encryptionKeys.map((k) => ({ epoch: k.epoch, secret: hex(k.secret) })) }));
+  // The new keys are saved before the chain knows them (a crash in between loses no key the chain
+  // has); a refused rotation puts the old ones back.
+  const before = { seed: vault.secrets.requestSeed.slice(), keys: vault.secrets.encryptionKeys.map((k) => ({ epoch: k.epoch, secret: k.secret.slice() })) };
   await rotate(vault, current.epoch + 1);
   const keys = await publicKeys(vault);
   let events: any[];
   try {
     events = await s.submit(vault, s.api.tx.keys.rotateKeys({ encryption: keys.encryption, requestSigning: keys.requestSigning }), progress);
   } catch (error) {
-    vault.secrets.requestSeed = unhex(backup.seed);
-    vault.secrets.encryptionKeys = backup.keys.map((k: any) => ({ epoch: k.epoch, secret: unhex(k.secret) }));
+    vault.secrets.requestSeed = before.seed;
+    vault.secrets.encryptionKeys = before.keys;
     await setCurrentEpoch(vault, current.epoch);
     throw error;
   }
@@ -234,6 +237,7 @@ export async function addFile(ctx: Ctx, bytes: Uint8Array, patient: string = ctx
   const added: Added[] = [];
   const missing: string[] = [];
   const noEscrow: number[] = [];
+  const readers = await readersOf(s, patient);
   for (const [i, resource] of resources.entries()) {
     const step = (what: string, within = 0) => progress?.(`${what} (${i + 1} of ${resources.length})`, (i + within) / resources.length);
     step('Encrypting');
@@ -249,7 +253,7 @@ export async function addFile(ctx: Ctx, bytes: Uint8Array, patient: string = ctx
     const id = BigInt(registered.data.record.toString());
     step('Sharing the key with you and your current readers', 0.85);
     const row = (await record(s, id))!;
-    missing.push(...(await deliver(ctx, id, 0, key, [patient, vault.account, ...(await readers(s, patient, row))])));
+    missing.push(...(await deliver(ctx, id, 0, key, [patient, vault.account, ...readers(row)])));
     noEscrow.push(...(await escrow(ctx, id, 0, key)));
     key.fill(0);
     added.push({ record: id, category: resource.category, resourceType: resource.resourceType });
@@ -395,6 +399,7 @@ export async function revoke(ctx: Ctx, id: bigint, rekey = true): Promise<bigint
   if (!rekey) return [];
   const rekeyed: bigint[] = [];
   const affected = (await records(s, patient)).filter((r) => r.current && covers(target, r));
+  const readers = await readersOf(s, patient);
   for (const [i, r] of affected.entries()) {
     progress?.(`Re-encrypting record ${r.id} under a new key (${i + 1} of ${affected.length})`, i / affected.length);
     const { key: old, ciphertext } = await dataKey(ctx, r.id);
@@ -405,7 +410,7 @@ export async function revoke(ctx: Ctx, id: bigint, rekey = true): Promise<bigint
     const hash = await s.upload(vault, sealed);
     const events = await s.submit(vault, s.api.tx.keys.rotateDataKey(r.id, hash, sealed.length, 'Revocation'));
     const epoch = Number(events.find((e) => e.section === 'keys' && e.method === 'DataKeyRotated')?.data.epoch);
-    await deliver(ctx, r.id, epoch, key, [patient, vault.account, ...(await readers(s, patient, r))]);
+    await deliver(ctx, r.id, epoch, key, [patient, vault.account, ...readers(r)]);
     await escrow(ctx, r.id, epoch, key);
     rekeyed.push(r.id);
   }
@@ -486,4 +491,3 @@ export async function openEmergency({ s, vault, progress }: Ctx, patient: string
   return BigInt(opened?.data.emergency.toString() ?? '0');
 }
 
-export { same as sameAccount, currentEncryption };
