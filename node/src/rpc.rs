@@ -32,7 +32,8 @@ where
 	C::Api: BlockBuilder<Block>,
 	P: TransactionPool + 'static,
 {
-	use crate::blobs::rpc::{PhrApiServer, PhrRpc};
+	use crate::blobs::rpc::PhrRpc;
+	use phr_rpc_api::PhrApiServer;
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
 	let mut module = RpcModule::new(());

@@ -248,12 +248,12 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 	let escrow_keys = {
 		let dir = config.base_path.config_dir(config.chain_spec.id()).join("phr-escrow");
 		let import = match (&phr.escrow_key_file, &config.dev_key_seed) {
-			(Some(path), _) => Some(crate::blobs::escrow::read_secret(path).map_err(ServiceError::Other)?),
+			(Some(path), _) => Some(crate::blobs::escrow::read_secret(path).map_err(|e| ServiceError::Other(e.to_string()))?),
 			// The development key only on the dev chain, whose genesis registers its public key.
 			(None, Some(seed)) if config.chain_spec.id() == "phr_dev" => Some(crate::blobs::escrow::development_secret(seed)),
 			(None, _) => None,
 		};
-		crate::blobs::escrow::EscrowKeys::load(&dir, import).map_err(ServiceError::Other)?
+		crate::blobs::escrow::EscrowKeys::load(&dir, import).map_err(|e| ServiceError::Other(e.to_string()))?
 	};
 	let blobs = {
 		let path = config.base_path.config_dir(config.chain_spec.id()).join("phr-blobs");

@@ -19,21 +19,24 @@ use serde_json::json;
 use sp_keyring::Sr25519Keyring::{self, Alice, Bob, Charlie, Eve, Ferdie, One, Two};
 use std::time::Duration;
 
-// Error codes of the `phr_` namespace (docs/blob-store.md).
-const BAD_SIGNATURE: i64 = 4001;
-const EXPIRED: i64 = 4002;
-const REPLAYED: i64 = 4003;
-const TOO_LARGE: i64 = 4004;
-const UNKNOWN: i64 = 4005;
-const NOT_FINAL: i64 = 4006;
-const DENIED: i64 = 4007;
-const ERASED: i64 = 4008;
-const MALFORMED: i64 = 4009;
-const BUSY: i64 = 4011;
-const WRONG_CHAIN: i64 = 4013;
-const WRONG_NODE: i64 = 4014;
-const WRONG_EPOCH: i64 = 4015;
-const FORBIDDEN: i64 = 4016;
+// Error codes of the `phr_` namespace, from the contract (docs/blob-store.md).
+const fn code_of(code: phr_rpc_api::ErrorCode) -> i64 {
+	code.code() as i64
+}
+const BAD_SIGNATURE: i64 = code_of(phr_rpc_api::ErrorCode::BadSignature);
+const EXPIRED: i64 = code_of(phr_rpc_api::ErrorCode::Expired);
+const REPLAYED: i64 = code_of(phr_rpc_api::ErrorCode::Replayed);
+const TOO_LARGE: i64 = code_of(phr_rpc_api::ErrorCode::TooLarge);
+const UNKNOWN: i64 = code_of(phr_rpc_api::ErrorCode::Unknown);
+const NOT_FINAL: i64 = code_of(phr_rpc_api::ErrorCode::NotFinal);
+const DENIED: i64 = code_of(phr_rpc_api::ErrorCode::Denied);
+const ERASED: i64 = code_of(phr_rpc_api::ErrorCode::Erased);
+const MALFORMED: i64 = code_of(phr_rpc_api::ErrorCode::Malformed);
+const BUSY: i64 = code_of(phr_rpc_api::ErrorCode::Busy);
+const WRONG_CHAIN: i64 = code_of(phr_rpc_api::ErrorCode::WrongChain);
+const WRONG_NODE: i64 = code_of(phr_rpc_api::ErrorCode::WrongNode);
+const WRONG_EPOCH: i64 = code_of(phr_rpc_api::ErrorCode::WrongEpoch);
+const FORBIDDEN: i64 = code_of(phr_rpc_api::ErrorCode::Forbidden);
 
 fn expect_code(result: Result<impl std::fmt::Debug, serde_json::Value>, expected: i64, what: &str) -> serde_json::Value {
 	match result {

@@ -23,6 +23,11 @@ use sp_core::H256;
 /// (v2: bound to a chain and a node, with the method's parameters.)
 pub const REQUEST_SIGNING_CONTEXT: &[u8] = b"phr-blob-request-v2";
 
+/// Bytes per chunk of a stored ciphertext, of an upload and of a fetch: every chunk but the last
+/// is exactly this long (1 MiB keeps a node's memory flat for any size). The one definition: the
+/// store, the `phr_` RPC contract (`phr-rpc-api`) and the wallet use this constant.
+pub const CHUNK_SIZE: usize = 1024 * 1024;
+
 /// What a request asks the blob store to do, with the parameters the signature must cover.
 #[derive(
 	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Debug,

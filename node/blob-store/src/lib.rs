@@ -46,8 +46,8 @@ use phr_primitives::{CiphertextHash, RecordId};
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use sp_core::H256;
 
-/// Largest chunk of an upload or a fetch: 1 MiB keeps a node's memory flat for any blob size.
-pub const CHUNK_SIZE: usize = 1024 * 1024;
+/// Largest chunk of an upload or a fetch (defined once, in `phr_primitives`).
+pub use phr_primitives::CHUNK_SIZE;
 
 const CF_META: &str = "meta";
 const CF_CHUNKS: &str = "chunks";

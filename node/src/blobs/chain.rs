@@ -37,6 +37,8 @@ impl std::fmt::Display for ChainError {
 	}
 }
 
+impl std::error::Error for ChainError {}
+
 fn api_error(what: &str) -> impl Fn(sp_api::ApiError) -> ChainError + '_ {
 	move |error| ChainError(format!("cannot read {what} from the chain: {error}"))
 }

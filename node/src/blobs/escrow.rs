@@ -26,11 +26,12 @@ use std::{
 use codec::{Decode, Encode};
 use phr_crypto::EncryptionKey;
 use phr_primitives::{AccountKeys, Basis, BlobMethod, Decision, HospitalId, Purpose, ReadReceipt, Right, SignedBlobRequest};
+use phr_rpc_api::ReleasedShare;
 use phr_runtime::{AccountId, RuntimeCall};
-use serde::{Deserialize, Serialize};
 
 use super::{
 	chain::ChainView,
+	error::BlobError,
 	now_ms, replication,
 	rpc::{authenticate, final_record, record_subject, BlobRpcError},
 	Blobs,
@@ -40,34 +41,6 @@ const LOG_TARGET: &str = "phr::escrow";
 /// A registration not seen on chain after this many finalized blocks is submitted again.
 const REGISTER_AGAIN_AFTER_BLOCKS: u32 = 20;
 
-/// A share this node's hospital released to an opener.
-#[derive(Debug, Clone, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReleasedShare {
-	pub hospital: HospitalId,
-	/// The record's data-key epoch the share is of.
-	pub data_epoch: u32,
-	/// The opener's X25519 key epoch it is sealed to.
-	pub recipient_epoch: u32,
-	/// HPKE-sealed share (base64 in JSON answers).
-	#[serde(with = "base64_bytes")]
-	pub sealed: Vec<u8>,
-}
-
-mod base64_bytes {
-	use base64::Engine as _;
-	use serde::{Deserialize, Deserializer, Serializer};
-
-	pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-		serializer.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
-	}
-
-	pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
-		let text = String::deserialize(deserializer)?;
-		base64::engine::general_purpose::STANDARD.decode(text).map_err(serde::de::Error::custom)
-	}
-}
-
 /// This node's escrow secrets, current first.
 pub struct EscrowKeys {
 	keys: Vec<EncryptionKey>,
@@ -76,38 +49,38 @@ pub struct EscrowKeys {
 impl EscrowKeys {
 	/// Loads every secret kept in `dir`, after importing `import` (the `--escrow-key-file`, or the
 	/// development key) as the current one. `None` when the node holds no escrow key at all.
-	pub fn load(dir: &Path, import: Option<[u8; 32]>) -> Result<Option<EscrowKeys>, String> {
-		std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+	pub fn load(dir: &Path, import: Option<[u8; 32]>) -> Result<Option<EscrowKeys>, BlobError> {
+		std::fs::create_dir_all(dir).map_err(BlobError::file("create", dir))?;
 		let mut keys = Vec::new();
 		let mut current = None;
 		if let Some(secret) = import {
-			let key = EncryptionKey::from_secret(&secret).map_err(|e| e.to_string())?;
+			let key = EncryptionKey::from_secret(&secret).map_err(BlobError::BadSecret)?;
 			let path = dir.join(hex::encode(key.public()));
 			if !path.exists() {
 				write_secret(&path, &secret)?;
 			}
-			std::fs::write(dir.join("current"), hex::encode(key.public()))
-				.map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+			let marker = dir.join("current");
+			std::fs::write(&marker, hex::encode(key.public())).map_err(BlobError::file("write", &marker))?;
 			current = Some(key.public());
 		}
 		let current = match current {
 			Some(public) => Some(public),
 			None => std::fs::read_to_string(dir.join("current")).ok().and_then(|text| parse_hex32(text.trim())),
 		};
-		for entry in std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))? {
-			let path = entry.map_err(|e| e.to_string())?.path();
+		for entry in std::fs::read_dir(dir).map_err(BlobError::file("read", dir))? {
+			let path = entry.map_err(BlobError::file("read", dir))?.path();
 			let Some(public) = path.file_name().and_then(|n| n.to_str()).and_then(parse_hex32) else { continue };
 			let secret = read_secret(&path)?;
-			let key = EncryptionKey::from_secret(&secret).map_err(|e| e.to_string())?;
+			let key = EncryptionKey::from_secret(&secret).map_err(BlobError::BadSecret)?;
 			if key.public() != public {
-				return Err(format!("{} does not hold the secret of the public key it is named after", path.display()));
+				return Err(BlobError::MisnamedSecret(path));
 			}
 			keys.push(key);
 		}
 		let Some(current) = current else { return Ok(None) };
 		keys.sort_by_key(|key| key.public() != current);
 		if keys.first().map(|key| key.public()) != Some(current) {
-			return Err(format!("the current escrow key {} is missing from {}", hex::encode(current), dir.display()));
+			return Err(BlobError::MissingCurrentKey { public: hex::encode(current), dir: dir.into() });
 		}
 		Ok(Some(EscrowKeys { keys }))
 	}
@@ -127,12 +100,12 @@ fn parse_hex32(text: &str) -> Option<[u8; 32]> {
 }
 
 /// Reads an X25519 secret: 64 hex characters (surrounding whitespace ignored).
-pub fn read_secret(path: &Path) -> Result<[u8; 32], String> {
-	let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the escrow key {}: {e}", path.display()))?;
-	parse_hex32(text.trim()).ok_or_else(|| format!("{} must hold an X25519 secret key as 64 hex characters", path.display()))
+pub fn read_secret(path: &Path) -> Result<[u8; 32], BlobError> {
+	let text = std::fs::read_to_string(path).map_err(BlobError::file("read the escrow key", path))?;
+	parse_hex32(text.trim()).ok_or_else(|| BlobError::BadSecretFile(path.into()))
 }
 
-fn write_secret(path: &PathBuf, secret: &[u8; 32]) -> Result<(), String> {
+fn write_secret(path: &PathBuf, secret: &[u8; 32]) -> Result<(), BlobError> {
 	use std::io::Write;
 	#[cfg(unix)]
 	use std::os::unix::fs::OpenOptionsExt;
@@ -140,8 +113,8 @@ fn write_secret(path: &PathBuf, secret: &[u8; 32]) -> Result<(), String> {
 	options.write(true).create_new(true);
 	#[cfg(unix)]
 	options.mode(0o600);
-	let mut file = options.open(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-	file.write_all(hex::encode(secret).as_bytes()).map_err(|e| format!("cannot write {}: {e}", path.display()))
+	let mut file = options.open(path).map_err(BlobError::file("create", path))?;
+	file.write_all(hex::encode(secret).as_bytes()).map_err(BlobError::file("write", path))
 }
 
 /// The development escrow key of `--dev` / `--alice`: derived from the development seed, so that a

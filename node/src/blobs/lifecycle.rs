@@ -29,7 +29,7 @@ use sc_client_api::BlockchainEvents;
 use sp_blockchain::HeaderBackend;
 use sp_runtime::traits::Header as _;
 
-use super::{chain::ChainView, now_ms, receipts::Anchor, Blobs};
+use super::{chain::ChainView, error::BlobError, now_ms, receipts::Anchor, Blobs};
 
 const LOG_TARGET: &str = "phr::blobs";
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
@@ -72,46 +72,46 @@ fn changes_of(events: Vec<RuntimeEvent>) -> Changes {
 }
 
 /// Applies finalized block `number` (hash `at`) to the store.
-fn apply_block(blobs: &Blobs, number: u32, at: Hash) -> Result<(), String> {
+fn apply_block(blobs: &Blobs, number: u32, at: Hash) -> Result<(), BlobError> {
 	let chain = ChainView { client: &blobs.client };
-	let changes = changes_of(chain.events(at).map_err(|e| e.to_string())?);
+	let changes = changes_of(chain.events(at)?);
 	let store = &blobs.store;
 	let now = now_ms();
 	let mut woke = false;
 	for hash in &changes.pin {
-		match store.meta(hash).map_err(|e| e.to_string())? {
+		match store.meta(hash)? {
 			None => {
-				store.want(hash).map_err(|e| e.to_string())?;
+				store.want(hash)?;
 				woke = true;
 			},
 			Some(meta) if matches!(meta.state, BlobState::Pending { .. }) => {
-				store.pin(hash).map_err(|e| e.to_string())?;
+				store.pin(hash)?;
 			},
 			Some(_) => {},
 		}
 	}
 	for hash in &changes.purge {
-		store.purge(hash, now).map_err(|e| e.to_string())?;
+		store.purge(hash, now)?;
 	}
 	for root in &changes.erased_roots {
-		let mut records = chain.versions(at, *root).map_err(|e| e.to_string())?;
+		let mut records = chain.versions(at, *root)?;
 		records.push(*root);
 		for record in records {
-			store.purge_wrapped_keys(record).map_err(|e| e.to_string())?;
+			store.purge_wrapped_keys(record)?;
 		}
 	}
 	if !changes.purge.is_empty() {
 		blobs.prune_sessions(now, &changes.purge);
 		log::info!(target: LOG_TARGET, "block {number}: purged {} erased or replaced ciphertexts", changes.purge.len());
 	}
-	if let Some(in_flight) = store.batch_in_flight().map_err(|e| e.to_string())? {
+	if let Some(in_flight) = store.batch_in_flight()? {
 		let ours = |(_, root, count): &&(u64, sp_core::H256, u32)| *root == in_flight.root && *count == in_flight.count;
 		if let Some((batch, ..)) = changes.anchored.iter().find(ours) {
-			store.batch_anchored(*batch, &in_flight).map_err(|e| e.to_string())?;
+			store.batch_anchored(*batch, &in_flight)?;
 			log::info!(target: LOG_TARGET, "read receipts {}..{} anchored as batch {batch}", in_flight.first, in_flight.first + in_flight.count as u64);
 		}
 	}
-	store.set_finalized_cursor(number).map_err(|e| e.to_string())?;
+	store.set_finalized_cursor(number)?;
 	if woke {
 		blobs.wanted.notify_one();
 	}
@@ -131,42 +131,42 @@ struct Reconciled {
 
 /// Converges the store to the chain's state at finalized block `number` (hash `at`): see the
 /// module's documentation. Leaves the cursor at `number`.
-fn reconcile(blobs: &Blobs, number: u32, at: Hash) -> Result<Reconciled, String> {
+fn reconcile(blobs: &Blobs, number: u32, at: Hash) -> Result<Reconciled, BlobError> {
 	let store = &blobs.store;
 	// Never against an older state than the store has seen (a chain database resynced or restored
 	// from a backup under a kept store): what is pinned there may not be registered yet at `number`.
-	if let Some(seen) = store.finalized_cursor().map_err(|e| e.to_string())? {
+	if let Some(seen) = store.finalized_cursor()? {
 		if number < seen {
 			log::info!(target: LOG_TARGET, "not reconciling with finalized block {number}: the store has seen block {seen} (the chain is behind it)");
 			return Ok(Reconciled::default());
 		}
 	}
 	let chain = ChainView { client: &blobs.client };
-	let records = chain.all_records(at).map_err(|e| e.to_string())?;
+	let records = chain.all_records(at)?;
 	let (erased, kept): (Vec<_>, Vec<_>) = records.iter().partition(|(_, record)| record.is_erased());
 	let live: HashSet<CiphertextHash> = kept.iter().map(|(_, record)| record.ciphertext_hash).collect();
 	let dead: HashSet<CiphertextHash> = erased.iter().map(|(_, record)| record.ciphertext_hash).collect();
 	let now = now_ms();
 	let mut done = Reconciled::default();
 	let mut held = HashSet::new();
-	for (hash, meta) in store.blobs().map_err(|e| e.to_string())? {
+	for (hash, meta) in store.blobs()? {
 		held.insert(hash);
 		match meta.state {
 			BlobState::Purged { .. } => {},
 			// Erased on chain: for good.
 			_ if dead.contains(&hash) => {
-				store.purge(&hash, now).map_err(|e| e.to_string())?;
+				store.purge(&hash, now)?;
 				done.purged.push(hash);
 			},
 			BlobState::Pending { .. } if live.contains(&hash) => {
-				store.pin(&hash).map_err(|e| e.to_string())?;
+				store.pin(&hash)?;
 				done.pinned += 1;
 			},
 			// Pinned here, so registered at a block the store saw (at or before `number`), and no
 			// version names it at `number`: replaced by a re-encryption. Unless a block finalized
 			// since names it (an upload or a fetch pinned it meanwhile).
 			BlobState::Pinned if !live.contains(&hash) && !registered_now(&chain, hash)? => {
-				store.purge(&hash, now).map_err(|e| e.to_string())?;
+				store.purge(&hash, now)?;
 				done.purged.push(hash);
 			},
 			_ => {},
@@ -175,32 +175,32 @@ fn reconcile(blobs: &Blobs, number: u32, at: Hash) -> Result<Reconciled, String>
 	// A node that never held an erased ciphertext (a new one, or one restored from a backup)
 	// keeps its tombstone too: that hash is never taken again.
 	for hash in dead.iter().filter(|hash| !held.contains(*hash)) {
-		store.purge(hash, now).map_err(|e| e.to_string())?;
+		store.purge(hash, now)?;
 		done.tombstones += 1;
 	}
 	for hash in live.iter().filter(|hash| !held.contains(*hash)) {
-		store.want(hash).map_err(|e| e.to_string())?;
+		store.want(hash)?;
 		done.wanted += 1;
 	}
-	for (hash, _) in store.wanted().map_err(|e| e.to_string())? {
+	for (hash, _) in store.wanted()? {
 		if !live.contains(&hash) {
-			store.unwant(&hash).map_err(|e| e.to_string())?;
+			store.unwant(&hash)?;
 			done.unwanted += 1;
 		}
 	}
 	for (id, _) in &erased {
-		if !store.wrapped_keys_of(*id).map_err(|e| e.to_string())?.is_empty() {
-			store.purge_wrapped_keys(*id).map_err(|e| e.to_string())?;
+		if !store.wrapped_keys_of(*id)?.is_empty() {
+			store.purge_wrapped_keys(*id)?;
 			done.erased_keys += 1;
 		}
 	}
-	if let Some(in_flight) = store.batch_in_flight().map_err(|e| e.to_string())? {
-		if let Some(batch) = chain.anchored_batch(at, in_flight.root, in_flight.count).map_err(|e| e.to_string())? {
-			store.batch_anchored(batch, &in_flight).map_err(|e| e.to_string())?;
+	if let Some(in_flight) = store.batch_in_flight()? {
+		if let Some(batch) = chain.anchored_batch(at, in_flight.root, in_flight.count)? {
+			store.batch_anchored(batch, &in_flight)?;
 			log::info!(target: LOG_TARGET, "read receipts {}..{} anchored as batch {batch}", in_flight.first, in_flight.first + in_flight.count as u64);
 		}
 	}
-	store.set_finalized_cursor(number).map_err(|e| e.to_string())?;
+	store.set_finalized_cursor(number)?;
 	if !done.purged.is_empty() {
 		blobs.prune_sessions(now, &done.purged);
 	}
@@ -222,30 +222,30 @@ fn reconcile(blobs: &Blobs, number: u32, at: Hash) -> Result<Reconciled, String>
 }
 
 /// Whether a live record version names `hash` at the newest finalized block.
-fn registered_now(chain: &ChainView<'_>, hash: CiphertextHash) -> Result<bool, String> {
-	chain.record_by_hash(chain.finalized(), hash).map(|record| record.is_some()).map_err(|e| e.to_string())
+fn registered_now(chain: &ChainView<'_>, hash: CiphertextHash) -> Result<bool, BlobError> {
+	Ok(chain.record_by_hash(chain.finalized(), hash)?.is_some())
 }
 
 /// Reconciles with the latest finalized block.
-fn reconcile_finalized(blobs: &Blobs) -> Result<(), String> {
+fn reconcile_finalized(blobs: &Blobs) -> Result<(), BlobError> {
 	let info = blobs.client.info();
 	reconcile(blobs, info.finalized_number, info.finalized_hash).map(|_| ())
 }
 
 /// Applies every finalized block after the cursor, up to the latest finalized one; reconciles
 /// instead when they are too many or one cannot be read.
-fn catch_up(blobs: &Blobs) -> Result<(), String> {
+fn catch_up(blobs: &Blobs) -> Result<(), BlobError> {
 	let finalized = blobs.client.info().finalized_number;
-	let Some(done) = blobs.store.finalized_cursor().map_err(|e| e.to_string())? else {
+	let Some(done) = blobs.store.finalized_cursor()? else {
 		return reconcile_finalized(blobs);
 	};
 	if finalized.saturating_sub(done) > REPLAY_AT_MOST {
 		return reconcile_finalized(blobs);
 	}
 	for number in done + 1..=finalized {
-		let applied = match blobs.client.hash(number).map_err(|e| e.to_string())? {
+		let applied = match blobs.client.hash(number)? {
 			Some(hash) => apply_block(blobs, number, hash),
-			None => Err(format!("finalized block {number} is not in the database")),
+			None => Err(BlobError::MissingBlock(number)),
 		};
 		if let Err(error) = applied {
 			log::warn!(target: LOG_TARGET, "cannot apply finalized block {number} ({error}): reconciling instead");

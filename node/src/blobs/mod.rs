@@ -7,9 +7,11 @@
 //!   final, expires unregistered uploads, records anchored receipt batches;
 //! - [`replication`]: the `/phr/blob/1` request-response protocol between member nodes, and the task
 //!   that fetches every pinned ciphertext this node lacks (or found corrupt);
-//! - [`receipts`]: anchors batches of served reads on chain with the hospital's node key.
+//! - [`receipts`]: anchors batches of served reads on chain with the hospital's node key;
+//! - [`error`]: what the background work and the key loading report, as types.
 
 pub mod chain;
+pub mod error;
 pub mod escrow;
 pub mod lifecycle;
 pub mod receipts;

@@ -19,7 +19,7 @@ use sp_keystore::KeystorePtr;
 use sp_runtime::traits::IdentifyAccount;
 use substrate_frame_rpc_system::AccountNonceApi;
 
-use super::Blobs;
+use super::{error::BlobError, Blobs};
 
 const LOG_TARGET: &str = "phr::receipts";
 /// The key type of a node's hospital key in its keystore.
@@ -63,41 +63,41 @@ impl Anchor {
 		}
 	}
 
-	async fn step(&self, blobs: &Blobs, finalized: u32) -> Result<(), String> {
+	async fn step(&self, blobs: &Blobs, finalized: u32) -> Result<(), BlobError> {
 		let store = &blobs.store;
-		let batch = match store.batch_in_flight().map_err(|e| e.to_string())? {
+		let batch = match store.batch_in_flight()? {
 			Some(batch) if finalized < batch.submitted_at.saturating_add(RESUBMIT_AFTER_BLOCKS) => return Ok(()),
 			Some(stale) => BatchInFlight { submitted_at: finalized, ..stale },
 			None => {
-				let first = store.receipts_submitted().map_err(|e| e.to_string())?;
+				let first = store.receipts_submitted()?;
 				let waiting = store.receipt_count().saturating_sub(first);
 				if waiting == 0 {
 					return Ok(());
 				}
-				let receipts = store.receipts(first, waiting.min(MAX_BATCH as u64) as u32).map_err(|e| e.to_string())?;
+				let receipts = store.receipts(first, waiting.min(MAX_BATCH as u64) as u32)?;
 				let leaves: Vec<H256> = receipts.iter().map(|receipt| H256(sp_crypto_hashing::blake2_256(receipt))).collect();
 				BatchInFlight { first, count: leaves.len() as u32, root: batch_root(&leaves), submitted_at: finalized }
 			},
 		};
 		self.submit(blobs, &batch).await?;
-		store.set_batch_in_flight(&batch).map_err(|e| e.to_string())?;
+		store.set_batch_in_flight(&batch)?;
 		log::info!(target: LOG_TARGET, "submitted {} read receipts for anchoring under root {:?}", batch.count, batch.root);
 		Ok(())
 	}
 
-	async fn submit(&self, blobs: &Blobs, batch: &BatchInFlight) -> Result<(), String> {
+	async fn submit(&self, blobs: &Blobs, batch: &BatchInFlight) -> Result<(), BlobError> {
 		let call = RuntimeCall::Access(pallet_access::Call::anchor_receipts { root: batch.root, count: batch.count });
 		self.submit_call(blobs, call).await
 	}
 
 	/// Signs `call` with the hospital's node key and submits it to the pool.
-	pub async fn submit_call(&self, blobs: &Blobs, call: RuntimeCall) -> Result<(), String> {
+	pub async fn submit_call(&self, blobs: &Blobs, call: RuntimeCall) -> Result<(), BlobError> {
 		let client = &blobs.client;
 		let best = client.info().best_hash;
 		let api = client.runtime_api();
-		let version = api.version(best).map_err(|e| e.to_string())?;
+		let version = api.version(best)?;
 		let account = self.account();
-		let nonce: Nonce = api.account_nonce(best, account.clone()).map_err(|e| e.to_string())?;
+		let nonce: Nonce = api.account_nonce(best, account.clone())?;
 		let context = phr_runtime::SigningContext {
 			genesis: client.info().genesis_hash,
 			spec_version: version.spec_version,
@@ -108,7 +108,7 @@ impl Anchor {
 			match self.keystore.sr25519_sign(NODE_KEY_TYPE, &self.public, payload) {
 				Ok(Some(signature)) => sp_runtime::MultiSignature::Sr25519(signature),
 				other => {
-					signing_error = Some(format!("the keystore did not sign: {other:?}"));
+					signing_error = Some(BlobError::Signing(format!("{other:?}")));
 					sp_runtime::MultiSignature::Sr25519(sr25519::Signature::from_raw([0u8; 64]))
 				},
 			}
@@ -117,11 +117,11 @@ impl Anchor {
 			return Err(error);
 		}
 		let opaque = sp_runtime::OpaqueExtrinsic::try_from_encoded_extrinsic(&codec::Encode::encode(&extrinsic))
-			.map_err(|e| format!("{e}"))?;
+			.map_err(|e| BlobError::Extrinsic(e.to_string()))?;
 		self.pool
 			.submit_one(best, TransactionSource::Local, opaque)
 			.await
-			.map_err(|e| format!("the pool refused the node's extrinsic: {e}"))?;
+			.map_err(|e| BlobError::Pool(e.to_string()))?;
 		Ok(())
 	}
 }

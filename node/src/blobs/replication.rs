@@ -16,7 +16,7 @@
 use std::{sync::Arc, time::Duration};
 
 use codec::{Decode, Encode};
-use phr_blob_store::{BlobState, StoreError, CHUNK_SIZE};
+use phr_blob_store::{BlobState, BlobStore, StoreError, CHUNK_SIZE};
 use phr_primitives::CiphertextHash;
 use phr_primitives::{BlobMethod, SignedBlobRequest};
 use phr_runtime::{AccountId, Hash};
@@ -26,7 +26,12 @@ use sc_network::{
 };
 use sc_network_types::PeerId;
 
-use super::{chain::ChainView, now_ms, Blobs};
+use super::{
+	chain::ChainView,
+	error::{BlobError, PeerError},
+	now_ms, Blobs,
+};
+use phr_rpc_api::ErrorCode;
 use crate::permissioning::NOT_A_MEMBER;
 use phr_runtime::opaque::Block;
 
@@ -64,7 +69,7 @@ pub enum WireResponse {
 	/// The wrapped key and the uploader's signed `UploadWrappedKey` request (SCALE) that covers it.
 	WrappedKey { upload: Vec<u8>, wrapped: Vec<u8> },
 	/// This node's hospital's escrow share, released to the opener.
-	Released(super::escrow::ReleasedShare),
+	Released(phr_rpc_api::ReleasedShare),
 	/// The release (or the pushed key) was refused: the `phr_` error code and message.
 	Refused { code: i32, message: String },
 	/// The pushed key is kept.
@@ -86,39 +91,52 @@ pub fn protocol_config<N: NetworkBackend<Block, <Block as sp_runtime::traits::Bl
 	(config, receiver)
 }
 
+/// A peer's request as it came over the wire.
+fn decode_request(payload: &[u8]) -> Result<WireRequest, BlobError> {
+	WireRequest::decode(&mut &payload[..]).map_err(BlobError::UndecodableRequest)
+}
+
 /// The answer to one request from a peer.
-fn answer(blobs: &Blobs, request: WireRequest) -> Result<WireResponse, String> {
+fn answer(blobs: &Blobs, request: WireRequest) -> Result<WireResponse, BlobError> {
+	match request {
+		WireRequest::ReleaseShare { .. } => Err(BlobError::Misrouted("a release is served by `serve`")),
+		WireRequest::StoreWrappedKey { upload, wrapped } => Ok(store_pushed_key(blobs, &upload, &wrapped)),
+		other => answer_from_store(&blobs.store, other, || blobs.wanted.notify_one()),
+	}
+}
+
+/// The answer to a request the store alone answers: a chunk of a pinned ciphertext, a wrapped
+/// key. A corrupt local copy is dropped (and `refetch` called) instead of served.
+fn answer_from_store(store: &BlobStore, request: WireRequest, refetch: impl FnOnce()) -> Result<WireResponse, BlobError> {
 	let (hash, index) = match request {
 		WireRequest::Chunk { hash, index } => (hash, index),
-		WireRequest::ReleaseShare { .. } => return Err("a release is served by `serve`, not here".into()),
-		WireRequest::StoreWrappedKey { upload, wrapped } => return Ok(store_pushed_key(blobs, &upload, &wrapped)),
 		WireRequest::WrappedKey { record, recipient } =>
-			return match blobs.store.wrapped_key(record, &recipient) {
+			return match store.wrapped_key(record, &recipient) {
 				Ok(key) => Ok(WireResponse::WrappedKey { upload: key.upload, wrapped: key.wrapped }),
 				Err(StoreError::NoWrappedKey) => Ok(WireResponse::NotFound),
-				Err(error) => Err(error.to_string()),
+				Err(error) => Err(error.into()),
 			},
+		WireRequest::ReleaseShare { .. } | WireRequest::StoreWrappedKey { .. } =>
+			return Err(BlobError::Misrouted("the store alone does not answer it")),
 	};
-	let Some(meta) = blobs.store.meta(&hash).map_err(|e| e.to_string())? else { return Ok(WireResponse::NotFound) };
+	let Some(meta) = store.meta(&hash)? else { return Ok(WireResponse::NotFound) };
 	match meta.state {
 		BlobState::Purged { .. } => return Ok(WireResponse::Erased),
 		BlobState::Pending { .. } => return Ok(WireResponse::NotFound),
 		BlobState::Pinned => {},
 	}
-	match blobs.store.read_chunk(&hash, index) {
+	match store.read_chunk(&hash, index) {
 		Ok(bytes) => Ok(WireResponse::Chunk { size: meta.size, chunks: meta.chunks(), bytes }),
 		Err(StoreError::Corrupt { .. }) => {
 			log::warn!(target: LOG_TARGET, "local copy of {hash:?} is corrupt; dropping it to fetch it again");
-			if blobs.store.discard_corrupt(&hash).map_err(|e| e.to_string())? {
-				blobs.wanted.notify_one();
+			if store.discard_corrupt(&hash)? {
+				refetch();
 			}
 			Ok(WireResponse::NotFound)
 		},
-		Err(StoreError::NoSuchChunk { .. }) => Err(format!("chunk {index} of {hash:?} does not exist")),
-		Err(error) => Err(error.to_string()),
+		Err(error) => Err(error.into()),
 	}
 }
-
 
 /// Serves peers' requests until the network stops. Only member nodes are answered.
 pub async fn serve(blobs: Arc<Blobs>, requests: async_channel::Receiver<IncomingRequest>) {
@@ -132,7 +150,7 @@ pub async fn serve(blobs: Arc<Blobs>, requests: async_channel::Receiver<Incoming
 			});
 			continue;
 		}
-		let decoded = WireRequest::decode(&mut &request.payload[..]).map_err(|e| format!("undecodable request: {e}"));
+		let decoded = decode_request(&request.payload);
 		if let Ok(WireRequest::ReleaseShare { request: release }) = decoded {
 			// A release may ask peers for this hospital's share: answer it in a task of its own, so
 			// that chunk and key requests (the peers' own among them) are not held up behind it.
@@ -165,7 +183,7 @@ pub async fn serve(blobs: Arc<Blobs>, requests: async_channel::Receiver<Incoming
 	}
 }
 
-async fn ask(blobs: &Blobs, peer: PeerId, request: WireRequest) -> Result<WireResponse, String> {
+async fn ask(blobs: &Blobs, peer: PeerId, request: WireRequest) -> Result<WireResponse, PeerError> {
 	// Ciphertext is worth dialing a member for; a wrapped-key lookup sits in a reader's fetch, so it
 	// asks only members already connected rather than wait on a dial.
 	let connect = match request {
@@ -177,12 +195,9 @@ async fn ask(blobs: &Blobs, peer: PeerId, request: WireRequest) -> Result<WireRe
 		.network
 		.request(peer.into(), PROTOCOL.into(), request.encode(), None, connect)
 		.await
-		.map_err(|e| format!("{e}"))?;
-	WireResponse::decode(&mut &bytes[..]).map_err(|e| format!("undecodable answer: {e}"))
+		.map_err(|e| PeerError::Request(e.to_string()))?;
+	WireResponse::decode(&mut &bytes[..]).map_err(|e| PeerError::Undecodable(e.to_string()))
 }
-
-/// What a peer's "not found" answer reads as, in [`FetchFailure`].
-const NOT_HELD: &str = "the peer does not have it";
 
 /// Why a ciphertext could not be fetched from the member nodes.
 #[derive(Debug)]
@@ -200,28 +215,28 @@ impl std::fmt::Display for FetchFailure {
 }
 
 /// Fetches `hash` from `peer` into the store, chunk by chunk; the store checks the whole hash.
-async fn fetch_from(blobs: &Blobs, peer: PeerId, hash: CiphertextHash) -> Result<(), String> {
+async fn fetch_from(blobs: &Blobs, peer: PeerId, hash: CiphertextHash) -> Result<(), BlobError> {
 	let (size, chunks, first) = match ask(blobs, peer, WireRequest::Chunk { hash, index: 0 }).await? {
 		WireResponse::Chunk { size, chunks, bytes } => (size, chunks, bytes),
-		WireResponse::NotFound => return Err(NOT_HELD.into()),
-		WireResponse::Erased => return Err("the peer says it was erased".into()),
-		_ => return Err("the peer answered something else than a chunk".into()),
+		WireResponse::NotFound => return Err(PeerError::NotHeld.into()),
+		WireResponse::Erased => return Err(PeerError::Erased.into()),
+		_ => return Err(PeerError::Unexpected("a chunk").into()),
 	};
 	let store = &blobs.store;
-	let Some(upload) = store.begin_upload(hash, size).map_err(|e| e.to_string())? else {
+	let Some(upload) = store.begin_upload(hash, size)? else {
 		return Ok(()); // stored meanwhile
 	};
 	let result = async {
-		store.put_chunk(upload, 0, &first).map_err(|e| e.to_string())?;
+		store.put_chunk(upload, 0, &first)?;
 		for index in 1..chunks {
 			match ask(blobs, peer, WireRequest::Chunk { hash, index }).await? {
 				WireResponse::Chunk { bytes, .. } => {
-					store.put_chunk(upload, index, &bytes).map_err(|e| e.to_string())?;
+					store.put_chunk(upload, index, &bytes)?;
 				},
-				_ => return Err(format!("the peer stopped serving it at chunk {index}")),
+				_ => return Err(PeerError::Stopped(index).into()),
 			}
 		}
-		store.finish_upload(upload, now_ms()).map_err(|e| e.to_string())
+		Ok::<_, BlobError>(store.finish_upload(upload, now_ms())?)
 	}
 	.await;
 	if result.is_err() {
@@ -255,7 +270,7 @@ pub async fn fetch_from_peers(blobs: &Blobs, hash: CiphertextHash) -> Result<(),
 				return Ok(());
 			},
 			Err(error) => {
-				nobody_has_it &= error == NOT_HELD;
+				nobody_has_it &= matches!(error, BlobError::Peer(PeerError::NotHeld));
 				failures.push(format!("{peer}: {error}"));
 			},
 		}
@@ -382,12 +397,12 @@ fn store_pushed_key(blobs: &Blobs, upload: &[u8], wrapped: &[u8]) -> WireRespons
 		});
 	let (record, recipient, key) = match checked {
 		Ok(checked) => checked,
-		Err(why) => return WireResponse::Refused { code: 4009, message: why },
+		Err(why) => return WireResponse::Refused { code: ErrorCode::Malformed.code(), message: why },
 	};
 	let recipient: [u8; 32] = *AsRef::<[u8; 32]>::as_ref(&recipient);
 	match blobs.store.put_wrapped_key(record, &recipient, key.data_epoch, key.recipient_epoch, &key.wrapped, &key.upload) {
 		Ok(()) => WireResponse::Stored,
-		Err(error) => WireResponse::Refused { code: 4012, message: error.to_string() },
+		Err(error) => WireResponse::Refused { code: ErrorCode::Internal.code(), message: error.to_string() },
 	}
 }
 
@@ -419,7 +434,7 @@ pub async fn relay_release(
 	blobs: &Blobs,
 	peer: PeerId,
 	request: Vec<u8>,
-) -> Result<super::escrow::ReleasedShare, super::rpc::BlobRpcError> {
+) -> Result<phr_rpc_api::ReleasedShare, super::rpc::BlobRpcError> {
 	use super::rpc::BlobRpcError;
 	match ask(blobs, peer, WireRequest::ReleaseShare { request }).await {
 		Ok(WireResponse::Released(share)) => Ok(share),
@@ -461,3 +476,4 @@ pub async fn run(blobs: Arc<Blobs>) {
 		let _ = tokio::time::timeout(RETRY_EVERY, blobs.wanted.notified()).await;
 	}
 }
+

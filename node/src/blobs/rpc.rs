@@ -19,17 +19,20 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use codec::{Decode, Encode};
-use jsonrpsee::{core::RpcResult, proc_macros::rpc, types::ErrorObjectOwned};
-use phr_blob_store::{BlobState, StoreError, CHUNK_SIZE};
+use jsonrpsee::{core::RpcResult, types::ErrorObjectOwned};
+use phr_blob_store::{BlobState, StoreError};
 use phr_primitives::{
 	receipts::{inclusion_proof, InclusionProof},
 	BlobMethod, BlobSubject, CiphertextHash, Decision, Purpose, ReadReceipt, RecordId, RequestError, Right,
 	SignedBlobRequest,
 };
+use phr_rpc_api::{
+	Base64, BlobStatus, ErrorCode, FetchAnswer, PhrApiServer, ReceiptBatchAnswer, ReleaseOutcome, StoreStatus,
+	StoredState, UploadStarted, WrappedKeyAnswer, CHUNK_SIZE, MAX_CHUNK_BASE64_LEN, MAX_RELEASE_REQUESTS,
+	MAX_WRAPPED_KEY_LEN,
+};
 use phr_runtime::{AccountId, Hash};
-use serde::{Deserialize, Serialize};
 use sp_core::Bytes;
 
 use super::{
@@ -62,25 +65,26 @@ pub enum BlobRpcError {
 
 impl BlobRpcError {
 	pub fn code(&self) -> i32 {
-		match self {
-			BlobRpcError::BadSignature(_) => 4001,
-			BlobRpcError::Expired => 4002,
-			BlobRpcError::Replayed => 4003,
-			BlobRpcError::TooLarge { .. } => 4004,
-			BlobRpcError::Unknown(_) => 4005,
-			BlobRpcError::NotFinal(_) => 4006,
-			BlobRpcError::Denied(_) => 4007,
-			BlobRpcError::Erased(_) => 4008,
-			BlobRpcError::Malformed(_) => 4009,
-			BlobRpcError::Unavailable(_) => 4010,
-			BlobRpcError::Busy(_) => 4011,
-			BlobRpcError::Internal(_) => 4012,
-			BlobRpcError::WrongChain => 4013,
-			BlobRpcError::WrongNode => 4014,
-			BlobRpcError::WrongEpoch(_) => 4015,
-			BlobRpcError::Forbidden(_) => 4016,
-			BlobRpcError::Remote { code, .. } => *code,
-		}
+		let code = match self {
+			BlobRpcError::BadSignature(_) => ErrorCode::BadSignature,
+			BlobRpcError::Expired => ErrorCode::Expired,
+			BlobRpcError::Replayed => ErrorCode::Replayed,
+			BlobRpcError::TooLarge { .. } => ErrorCode::TooLarge,
+			BlobRpcError::Unknown(_) => ErrorCode::Unknown,
+			BlobRpcError::NotFinal(_) => ErrorCode::NotFinal,
+			BlobRpcError::Denied(_) => ErrorCode::Denied,
+			BlobRpcError::Erased(_) => ErrorCode::Erased,
+			BlobRpcError::Malformed(_) => ErrorCode::Malformed,
+			BlobRpcError::Unavailable(_) => ErrorCode::Unavailable,
+			BlobRpcError::Busy(_) => ErrorCode::Busy,
+			BlobRpcError::Internal(_) => ErrorCode::Internal,
+			BlobRpcError::WrongChain => ErrorCode::WrongChain,
+			BlobRpcError::WrongNode => ErrorCode::WrongNode,
+			BlobRpcError::WrongEpoch(_) => ErrorCode::WrongEpoch,
+			BlobRpcError::Forbidden(_) => ErrorCode::Forbidden,
+			BlobRpcError::Remote { code, .. } => return *code,
+		};
+		code.code()
 	}
 
 	pub fn message(&self) -> String {
@@ -143,169 +147,6 @@ impl From<StoreError> for BlobRpcError {
 }
 
 type Result<T> = std::result::Result<T, BlobRpcError>;
-
-/// Answer of `phr_uploadBegin`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UploadStarted {
-	/// Token for `phr_uploadChunk`/`phr_uploadFinish`; absent when the ciphertext is already stored.
-	pub upload: Option<String>,
-	pub chunk_size: u32,
-}
-
-/// A stored ciphertext's state.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BlobStatus {
-	pub hash: CiphertextHash,
-	/// "pending", "pinned", "purged", "wanted" (registered, being fetched from a peer), "missing"
-	/// (registered, and no member node holds it: given up), "absent",
-	/// or "corrupt" (only when asked to verify).
-	pub state: String,
-	pub size: u64,
-	pub chunks: u32,
-}
-
-/// A wrapped data key as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WrappedKeyAnswer {
-	pub data_epoch: u32,
-	pub recipient_epoch: u32,
-	/// base64 of the HPKE-wrapped data key.
-	pub wrapped: String,
-}
-
-/// Answer of `phr_fetch`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FetchAnswer {
-	pub record: RecordId,
-	pub ciphertext_hash: CiphertextHash,
-	pub size: u64,
-	pub chunks: u32,
-	pub chunk_size: u32,
-	/// Epoch of the record's data key on chain.
-	pub key_epoch: u32,
-	/// Why the chain allowed the read, e.g. "Owner", "Grant(3)".
-	pub basis: String,
-	/// The caller's wrapped data key, when one was uploaded for it.
-	pub wrapped_key: Option<WrappedKeyAnswer>,
-	/// base64 of the whole ciphertext when it is one chunk.
-	pub data: Option<String>,
-	/// Token for `phr_fetchChunk` when it is more than one chunk (valid 2 minutes).
-	pub session: Option<String>,
-}
-
-/// Summary for `phr_storeStatus`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoreStatus {
-	pub pending: u64,
-	pub pinned: u64,
-	pub purged: u64,
-	pub wanted: u64,
-	/// Registered on chain, and no member node holds them: given up.
-	pub missing: u64,
-	pub bytes: u64,
-	pub uploads_in_progress: u64,
-	pub receipts: u64,
-	pub receipts_anchored: u64,
-	pub max_blob_size: u64,
-	pub finalized_cursor: Option<u32>,
-}
-
-/// Answer of `phr_receiptBatch`: read receipts of an anchored batch, each with its proof of
-/// inclusion under the batch's root on chain.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReceiptBatchAnswer {
-	pub batch: u64,
-	/// Receipts in the whole batch (what the chain's count says).
-	pub count: u32,
-	/// Each a SCALE-encoded `(ReadReceipt, InclusionProof)` (0x-hex): every receipt of the batch
-	/// for an auditor or a member's admin, only those about the patient's records otherwise.
-	pub receipts: Vec<Bytes>,
-}
-
-#[rpc(server, namespace = "phr")]
-pub trait PhrApi {
-	/// Starts uploading a ciphertext of `size` bytes; the request is signed for `UploadCiphertext`
-	/// with the ciphertext's blake2-256 hash as subject.
-	#[method(name = "uploadBegin")]
-	fn upload_begin(&self, request: Bytes, size: u64) -> RpcResult<UploadStarted>;
-
-	/// Sends chunk `index` (base64; 1 MiB except the last) of an upload; returns bytes received.
-	#[method(name = "uploadChunk")]
-	fn upload_chunk(&self, upload: String, index: u32, data: String) -> RpcResult<u64>;
-
-	/// Ends an upload: the node checks the hash and acknowledges once the bytes are durable.
-	#[method(name = "uploadFinish")]
-	fn upload_finish(&self, upload: String) -> RpcResult<BlobStatus>;
-
-	/// Abandons an upload and deletes what it stored; its slot is free at once.
-	#[method(name = "uploadAbort")]
-	fn upload_abort(&self, upload: String) -> RpcResult<()>;
-
-	/// Stores `record`'s data key wrapped to `recipient`; signed for `UploadWrappedKey` with these
-	/// exact parameters (and the wrapped bytes' hash) by an account the chain allows to append to
-	/// the record (its patient, a guardian, a granted author). `data_epoch` must be the record's key
-	/// epoch on chain and `recipient_epoch` the recipient's current key epoch.
-	#[method(name = "putWrappedKey")]
-	fn put_wrapped_key(
-		&self,
-		request: Bytes,
-		recipient: AccountId,
-		data_epoch: u32,
-		recipient_epoch: u32,
-		wrapped: String,
-	) -> RpcResult<()>;
-
-	/// Fetches a record the caller may read; signed for `Fetch` with the record as subject.
-	/// `purpose`: "treatment" (default), "emergency" or "research:<code>".
-	#[method(name = "fetch")]
-	async fn fetch(&self, request: Bytes, purpose: Option<String>) -> RpcResult<FetchAnswer>;
-
-	/// Chunk `index` of a fetch's session (base64).
-	#[method(name = "fetchChunk")]
-	async fn fetch_chunk(&self, session: String, index: u32) -> RpcResult<String>;
-
-	/// The state of a ciphertext in this node's store; with `verify`, the node reads it back and
-	/// checks its hash (state "corrupt" when it fails).
-	#[method(name = "blobStatus")]
-	fn blob_status(&self, hash: CiphertextHash, verify: Option<bool>) -> RpcResult<BlobStatus>;
-
-	/// Counts of this node's store.
-	#[method(name = "storeStatus")]
-	fn store_status(&self) -> RpcResult<StoreStatus>;
-
-	/// The receipts of an anchored batch this node served, to verify against the chain's root;
-	/// signed for `Receipts { batch }` with subject `Patient(patient)`. An auditor or a member's
-	/// admin gets every receipt of the batch; the patient, or a guardian of the patient with the
-	/// read power, gets the receipts of the patient's records only; anyone else is refused (4016).
-	#[method(name = "receiptBatch")]
-	fn receipt_batch(&self, request: Bytes, batch: u64) -> RpcResult<ReceiptBatchAnswer>;
-
-	/// Break-glass: each request, signed for `ReleaseShare { emergency }` with a record as subject
-	/// and ONE member node as `node`, is served here when it names this node and relayed to the node
-	/// it names otherwise. Each node releases its hospital's escrow share of the record's current
-	/// data key, sealed to the signer, only under the signer's final, open emergency opening, and
-	/// receipts it. One answer per request, in order.
-	#[method(name = "releaseShares")]
-	async fn release_shares(&self, requests: Vec<Bytes>) -> RpcResult<Vec<ReleaseOutcome>>;
-}
-
-/// One answer of `phr_releaseShares`: the released share, or why that node did not release it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReleaseOutcome {
-	pub share: Option<super::escrow::ReleasedShare>,
-	pub error_code: Option<i32>,
-	pub error: Option<String>,
-}
-
-/// Most release requests in one `phr_releaseShares` call (one per member node).
-pub const MAX_RELEASE_REQUESTS: usize = 64;
 
 /// The RPC handler.
 pub struct PhrRpc {
@@ -395,19 +236,19 @@ impl PhrRpc {
 		let (state, size, chunks) = match self.blobs.store.meta(&hash)? {
 			Some(meta) => {
 				let state = match meta.state {
-					BlobState::Pending { .. } => "pending",
-					BlobState::Pinned => "pinned",
-					BlobState::Purged { .. } => "purged",
+					BlobState::Pending { .. } => StoredState::Pending,
+					BlobState::Pinned => StoredState::Pinned,
+					BlobState::Purged { .. } => StoredState::Purged,
 				};
 				(state, meta.size, meta.chunks())
 			},
 			None => match self.blobs.store.wanted()?.iter().find(|(wanted, _)| *wanted == hash) {
-				Some((_, wanted)) if wanted.missing => ("missing", 0, 0),
-				Some(_) => ("wanted", 0, 0),
-				None => ("absent", 0, 0),
+				Some((_, wanted)) if wanted.missing => (StoredState::Missing, 0, 0),
+				Some(_) => (StoredState::Wanted, 0, 0),
+				None => (StoredState::Absent, 0, 0),
 			},
 		};
-		Ok(BlobStatus { hash, state: state.into(), size, chunks })
+		Ok(BlobStatus { hash, state, size, chunks })
 	}
 
 	/// Reads chunk `index` of a registered ciphertext; a missing or corrupt local copy is fetched
@@ -428,7 +269,7 @@ impl PhrRpc {
 		Ok(self.blobs.store.read_chunk(&hash, index)?)
 	}
 
-	async fn do_fetch(&self, request: Bytes, purpose: Option<String>) -> Result<FetchAnswer> {
+	async fn do_fetch(&self, request: Bytes, purpose: Option<String>, key_only: bool) -> Result<FetchAnswer> {
 		let purpose = parse_purpose(purpose.as_deref())?;
 		let (signed, at) = authenticate(&self.blobs, &request, &BlobMethod::Fetch { purpose })?;
 		let id = record_subject(&signed)?;
@@ -439,8 +280,15 @@ impl PhrRpc {
 			Decision::Denied(denial) => return Err(BlobRpcError::Denied(denial)),
 		};
 		let hash = record.ciphertext_hash;
-		let first = self.read_chunk(hash, 0).await?;
-		let meta = self.blobs.store.meta(&hash)?.ok_or_else(|| BlobRpcError::Unknown(format!("ciphertext {hash:?}")))?;
+		// The ciphertext is read (and fetched from a peer when missing here) unless only the key
+		// is asked for.
+		let (first, size, chunks) = if key_only {
+			(None, record.size, record.size.div_ceil(CHUNK_SIZE as u64) as u32)
+		} else {
+			let first = self.read_chunk(hash, 0).await?;
+			let meta = self.blobs.store.meta(&hash)?.ok_or_else(|| BlobRpcError::Unknown(format!("ciphertext {hash:?}")))?;
+			(Some(first), meta.size, meta.chunks())
+		};
 		let recipient: [u8; 32] = *AsRef::<[u8; 32]>::as_ref(reader);
 		let local = match self.blobs.store.wrapped_key(id, &recipient) {
 			Ok(key) => Some(key),
@@ -456,22 +304,24 @@ impl PhrRpc {
 		.map(|key| WrappedKeyAnswer {
 			data_epoch: key.data_epoch,
 			recipient_epoch: key.recipient_epoch,
-			wrapped: base64::engine::general_purpose::STANDARD.encode(key.wrapped),
+			wrapped: Base64(key.wrapped),
 		});
 		// The receipt: kept before a byte leaves the node, anchored on chain in the next batch.
 		self.blobs.store.append_receipt(&ReadReceipt { request: signed, basis, decided_at: at }.encode())?;
-		let (data, session) = if meta.chunks() <= 1 {
-			(Some(base64::engine::general_purpose::STANDARD.encode(first)), None)
-		} else {
-			let expires_at_ms = now_ms().saturating_add(READ_SESSION_MS);
-			let token = self.blobs.open_session(ReadSession { hash, chunks: meta.chunks(), expires_at_ms });
-			(None, Some(hex::encode(token)))
+		let (data, session) = match first {
+			None => (None, None),
+			Some(first) if chunks <= 1 => (Some(Base64(first)), None),
+			Some(_) => {
+				let expires_at_ms = now_ms().saturating_add(READ_SESSION_MS);
+				let token = self.blobs.open_session(ReadSession { hash, chunks, expires_at_ms });
+				(None, Some(hex::encode(token)))
+			},
 		};
 		Ok(FetchAnswer {
 			record: id,
 			ciphertext_hash: hash,
-			size: meta.size,
-			chunks: meta.chunks(),
+			size,
+			chunks,
 			chunk_size: CHUNK_SIZE as u32,
 			key_epoch: record.key_epoch,
 			basis: format!("{basis:?}"),
@@ -490,9 +340,15 @@ fn parse_purpose(purpose: Option<&str>) -> Result<Purpose> {
 }
 
 fn decode_base64(data: &str, what: &str) -> Result<Vec<u8>> {
-	base64::engine::general_purpose::STANDARD
-		.decode(data)
-		.map_err(|e| BlobRpcError::Malformed(format!("{what} is not base64: {e}")))
+	Base64::decode(data).map_err(|e| BlobRpcError::Malformed(format!("{what} is not base64: {e}")))
+}
+
+/// Runs `work` (a pass over a whole ciphertext) on tokio's blocking pool, so that the RPC server's
+/// threads go on answering other calls meanwhile.
+async fn off_rpc_threads<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+	tokio::task::spawn_blocking(work)
+		.await
+		.map_err(|e| BlobRpcError::Internal(format!("a store check stopped: {e}")))?
 }
 
 #[jsonrpsee::core::async_trait]
@@ -512,7 +368,7 @@ impl PhrApiServer for PhrRpc {
 
 	fn upload_chunk(&self, upload: String, index: u32, data: String) -> RpcResult<u64> {
 		let id = Self::upload_id(&upload)?;
-		if data.len() > CHUNK_SIZE / 3 * 4 + 8 {
+		if data.len() > MAX_CHUNK_BASE64_LEN {
 			return Err(BlobRpcError::Malformed(format!("a chunk is at most {CHUNK_SIZE} bytes")).into());
 		}
 		let bytes = decode_base64(&data, "the chunk")?;
@@ -520,9 +376,12 @@ impl PhrApiServer for PhrRpc {
 		Ok(received)
 	}
 
-	fn upload_finish(&self, upload: String) -> RpcResult<BlobStatus> {
+	async fn upload_finish(&self, upload: String) -> RpcResult<BlobStatus> {
 		let id = Self::upload_id(&upload)?;
-		let (hash, _) = self.blobs.store.finish_upload(id, now_ms()).map_err(BlobRpcError::from)?;
+		// Reading the whole upload back to hash it takes a while for a big record: not on the
+		// threads that answer every other call.
+		let store = self.blobs.store.clone();
+		let (hash, _) = off_rpc_threads(move || store.finish_upload(id, now_ms()).map_err(BlobRpcError::from)).await?;
 		// Registered (and final) before the upload came: pin at once.
 		let chain = self.chain();
 		if chain.record_by_hash(chain.finalized(), hash).map_err(BlobRpcError::from)?.is_some() {
@@ -569,11 +428,11 @@ impl PhrApiServer for PhrRpc {
 		Ok(())
 	}
 
-	async fn fetch(&self, request: Bytes, purpose: Option<String>) -> RpcResult<FetchAnswer> {
-		Ok(self.do_fetch(request, purpose).await?)
+	async fn fetch(&self, request: Bytes, purpose: Option<String>, key_only: Option<bool>) -> RpcResult<FetchAnswer> {
+		Ok(self.do_fetch(request, purpose, key_only.unwrap_or(false)).await?)
 	}
 
-	async fn fetch_chunk(&self, session: String, index: u32) -> RpcResult<String> {
+	async fn fetch_chunk(&self, session: String, index: u32) -> RpcResult<Base64> {
 		let token: [u8; 16] = hex::decode(&session)
 			.ok()
 			.and_then(|bytes| bytes.try_into().ok())
@@ -585,15 +444,17 @@ impl PhrApiServer for PhrRpc {
 		if index >= session.chunks {
 			return Err(BlobRpcError::Malformed(format!("chunk {index} of {} chunks", session.chunks)).into());
 		}
-		let bytes = self.read_chunk(session.hash, index).await?;
-		Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+		Ok(Base64(self.read_chunk(session.hash, index).await?))
 	}
 
-	fn blob_status(&self, hash: CiphertextHash, verify: Option<bool>) -> RpcResult<BlobStatus> {
+	async fn blob_status(&self, hash: CiphertextHash, verify: Option<bool>) -> RpcResult<BlobStatus> {
 		let mut status = self.status_of(hash)?;
-		let stored = status.state == "pending" || status.state == "pinned";
-		if verify.unwrap_or(false) && stored && !self.blobs.store.verify_blob(&hash).map_err(BlobRpcError::from)? {
-			status.state = "corrupt".into();
+		let stored = matches!(status.state, StoredState::Pending | StoredState::Pinned);
+		if verify.unwrap_or(false) && stored {
+			let store = self.blobs.store.clone();
+			if !off_rpc_threads(move || store.verify_blob(&hash).map_err(BlobRpcError::from)).await? {
+				status.state = StoredState::Corrupt;
+			}
 		}
 		Ok(status)
 	}
@@ -680,10 +541,6 @@ impl PhrApiServer for PhrRpc {
 			.collect())
 	}
 }
-
-/// Most bytes of one wrapped data key (an HPKE encapsulated key and a sealed 32-byte key).
-/// (80 bytes for a data key, 82 for an escrow share; the bound leaves room and fits a push.)
-pub const MAX_WRAPPED_KEY_LEN: usize = 256;
 
 /// Whether `signed` (already known to carry a valid signature for `UploadWrappedKey`) may store
 /// `wrapped` at the finalized block `at`: the bytes are the ones signed, the signer is the record

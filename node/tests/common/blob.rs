@@ -7,13 +7,14 @@ use ed25519_dalek::SigningKey;
 use phr_primitives::{
 	sign_request, AccountKeys, BlobMethod, BlobRequest, BlobSubject, CiphertextHash, Purpose, RecordId, SignedBlobRequest,
 };
+use phr_rpc_api::FetchAnswer;
 use phr_runtime::AccountId;
 use serde_json::{json, Value};
 use sp_keyring::Sr25519Keyring;
 
 use super::{now_ms, to_hex, Node};
 
-pub const CHUNK: usize = 1024 * 1024;
+pub use phr_rpc_api::CHUNK_SIZE as CHUNK;
 
 fn b64(bytes: &[u8]) -> String {
 	base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -135,13 +136,15 @@ impl Requester {
 	/// Fetches the whole ciphertext of `record` through `node`; returns it and the wrapped key.
 	pub fn fetch(&self, node: &Node, record: RecordId) -> Result<(Vec<u8>, Option<Vec<u8>>), Value> {
 		let answer = Self::fetch_signed(node, &self.fetch_request(node, record))?;
-		let wrapped = answer["wrappedKey"].get("wrapped").map(unb64);
-		if !answer["data"].is_null() {
-			return Ok((unb64(&answer["data"]), wrapped));
+		// The contract's own type: a field the node stopped sending fails here.
+		let answer: FetchAnswer = serde_json::from_value(answer).expect("a phr_fetch answer");
+		let wrapped = answer.wrapped_key.map(|key| key.wrapped.0);
+		if let Some(data) = answer.data {
+			return Ok((data.0, wrapped));
 		}
-		let session = answer["session"].as_str().expect("a session for a multi-chunk ciphertext").to_string();
+		let session = answer.session.expect("a session for a multi-chunk ciphertext");
 		let mut bytes = Vec::new();
-		for index in 0..answer["chunks"].as_u64().expect("chunks") {
+		for index in 0..answer.chunks {
 			bytes.extend(unb64(&node.rpc("phr_fetchChunk", json!([session, index]))?));
 		}
 		Ok((bytes, wrapped))
