@@ -3,29 +3,26 @@
 //! no record, whatever its size, is ever held whole in memory.
 
 use std::{
-	fs::File,
 	io::{BufReader, BufWriter, Read, Seek, Write},
 	path::Path,
 };
 
-use codec::Decode;
+use codec::{Decode, Encode};
 use indicatif::{ProgressBar, ProgressStyle};
 use phr_primitives::{BlobMethod, BlobSubject, CiphertextHash, Purpose, ReadReceipt, RecordId};
+use phr_rpc_api::{Base64, Bytes, PhrApiClient, WrappedKeyAnswer, CHUNK_SIZE};
 use phr_runtime::AccountId;
 use serde_json::{json, Value};
 
 use crate::{
-	client::{b64, to_hex, unb64, Node},
+	client::Node,
 	crypto::{self, DataKey},
 	error::{file_error, Result, WalletError},
 	keyfile::Wallet,
 };
 
-/// Bytes per upload chunk: the node's chunk size.
-const UPLOAD_CHUNK: usize = 1024 * 1024;
-
 fn progress(len: u64, what: &str, quiet: bool) -> ProgressBar {
-	if quiet || len < 4 * UPLOAD_CHUNK as u64 {
+	if quiet || len < 4 * CHUNK_SIZE as u64 {
 		return ProgressBar::hidden();
 	}
 	let bar = ProgressBar::new(len);
@@ -69,6 +66,15 @@ pub struct Sealed {
 
 /// Seals `input` (of `len` bytes) under a fresh data key into a temporary file.
 pub fn seal(input: &mut impl Read, len: u64, quiet: bool) -> Result<Sealed> {
+	let sealed = seal_stream(input, len, quiet)?;
+	if sealed.size != crypto::ciphertext_len(len) {
+		return Err(WalletError::Usage("the file changed while it was being encrypted: try again".into()));
+	}
+	Ok(sealed)
+}
+
+/// Seals all of `input` (about `len` bytes, for the progress bar) under a fresh data key.
+fn seal_stream(input: &mut impl Read, len: u64, quiet: bool) -> Result<Sealed> {
 	let key = DataKey::random();
 	let file = tempfile::NamedTempFile::new()?;
 	let bar = progress(len, "encrypting", quiet);
@@ -78,32 +84,56 @@ pub fn seal(input: &mut impl Read, len: u64, quiet: bool) -> Result<Sealed> {
 	bar.finish_and_clear();
 	let hash = CiphertextHash::from_slice(writer.state.finalize().as_bytes());
 	let size = file.as_file().metadata()?.len();
-	if size != crypto::ciphertext_len(len) {
-		return Err(WalletError::Usage("the file changed while it was being encrypted: try again".into()));
-	}
 	Ok(Sealed { file, hash, size, key })
+}
+
+/// Re-encrypts a fetched record under a fresh data key without its plaintext ever touching the
+/// disk: one thread decrypts into a pipe, this one seals what comes out of it. An altered
+/// ciphertext fails the decryption, and then nothing is returned.
+pub fn reseal(fetched: &Fetched, quiet: bool) -> Result<Sealed> {
+	let size = fetched.ciphertext.as_file().metadata()?.len();
+	let (mut plaintext, mut decrypted) = std::io::pipe()?;
+	std::thread::scope(|scope| {
+		let opener = scope.spawn(move || {
+			let mut input = BufReader::new(fetched.ciphertext.reopen()?);
+			// `decrypted` is dropped when this returns: the sealer sees the end of the plaintext.
+			crypto::open(&fetched.key, &mut input, &mut decrypted, |_| {})
+		});
+		let sealed = seal_stream(&mut plaintext, size, quiet);
+		// A sealer that stopped early must not leave the opener blocked on a full pipe.
+		drop(plaintext);
+		let opened = opener.join().map_err(|_| WalletError::Crypto("the decrypting thread stopped".into()))?;
+		opened?;
+		sealed
+	})
 }
 
 /// Uploads a sealed record through `node` (nothing is sent when the node already has it).
 pub fn upload(node: &Node, wallet: &Wallet, sealed: &Sealed, quiet: bool) -> Result<()> {
 	let request = node.request(wallet, BlobMethod::UploadCiphertext { size: sealed.size }, BlobSubject::Ciphertext(sealed.hash))?;
-	let started: Value = node.call("phr_uploadBegin", vec![to_hex(&codec::Encode::encode(&request)).into(), sealed.size.into()])?;
-	let Some(upload) = started["upload"].as_str() else { return Ok(()) };
+	let started = node.wait("phr_uploadBegin", node.phr().upload_begin(Bytes(request.encode()), sealed.size))?;
+	let Some(upload) = started.upload else { return Ok(()) };
+	if started.chunk_size as usize != CHUNK_SIZE {
+		return Err(WalletError::Usage(format!(
+			"the node takes chunks of {} bytes, this wallet sends {CHUNK_SIZE}: use a wallet of the node's version",
+			started.chunk_size
+		)));
+	}
 	let bar = progress(sealed.size, "uploading", quiet);
 	let mut file = sealed.file.reopen()?;
 	file.rewind()?;
-	let mut chunk = vec![0u8; UPLOAD_CHUNK];
+	let mut chunk = vec![0u8; CHUNK_SIZE];
 	let mut index = 0u32;
 	loop {
 		let n = crypto::read_full(&mut file, &mut chunk)?;
 		if n == 0 {
 			break;
 		}
-		let _: u64 = node.call("phr_uploadChunk", vec![upload.into(), index.into(), b64(&chunk[..n]).into()])?;
+		node.wait("phr_uploadChunk", node.phr().upload_chunk(upload.clone(), index, Base64::encode(&chunk[..n])))?;
 		bar.inc(n as u64);
 		index += 1;
 	}
-	let _: Value = node.call("phr_uploadFinish", vec![upload.into()])?;
+	node.wait("phr_uploadFinish", node.phr().upload_finish(upload))?;
 	bar.finish_and_clear();
 	Ok(())
 }
@@ -141,17 +171,14 @@ pub fn put_wrapped(
 		wrapped: phr_primitives::ciphertext_hash(&wrapped),
 	};
 	let request = node.request(wallet, method, BlobSubject::Record(record))?;
-	let _: Value = node.call(
-		"phr_putWrappedKey",
-		vec![
-			to_hex(&codec::Encode::encode(&request)).into(),
-			recipient.to_string().into(),
-			data_epoch.into(),
-			recipient_epoch.into(),
-			b64(wrapped).into(),
-		],
-	)?;
-	Ok(())
+	let call = node.phr().put_wrapped_key(
+		Bytes(request.encode()),
+		recipient.clone(),
+		data_epoch,
+		recipient_epoch,
+		Base64::encode(wrapped),
+	);
+	node.wait("phr_putWrappedKey", call)
 }
 
 /// A record fetched and checked: its ciphertext in a temporary file and the unwrapped data key.
@@ -166,34 +193,31 @@ pub struct Fetched {
 /// bytes must hash to, whatever the node says; the data key must open with this wallet's keys.
 pub fn fetch(node: &Node, wallet: &Wallet, record: RecordId, purpose: &str, quiet: bool) -> Result<Fetched> {
 	let request = node.request(wallet, BlobMethod::Fetch { purpose: parse_purpose(purpose)? }, BlobSubject::Record(record))?;
-	let answer: Value = node.call("phr_fetch", vec![to_hex(&codec::Encode::encode(&request)).into(), purpose.into()])?;
+	let answer = node.wait("phr_fetch", node.phr().fetch(Bytes(request.encode()), Some(purpose.into()), None))?;
 	let finalized = node.finalized_head()?;
 	let info: Option<crate::commands::RecordOnChain> = node.state_call("RecordsApi_record", record, Some(finalized))?;
 	let expected = info.ok_or_else(|| WalletError::Usage(format!("record {record} does not exist")))?.ciphertext_hash;
 
 	// Break-glass readers hold no wrapped key: the member hospitals release their escrow shares.
-	let wrapped = &answer["wrappedKey"];
-	let break_glass = wrapped.is_null() && purpose == "emergency";
-	if wrapped.is_null() && !break_glass {
+	let break_glass = answer.wrapped_key.is_none() && purpose == "emergency";
+	if answer.wrapped_key.is_none() && !break_glass {
 		return Err(WalletError::Usage(format!(
 			"record {record}'s data key was not shared with this account: ask the patient to grant you access again"
 		)));
 	}
 
-	let size = answer["size"].as_u64().unwrap_or_default();
-	let bar = progress(size, "downloading", quiet);
+	let bar = progress(answer.size, "downloading", quiet);
 	let ciphertext = tempfile::NamedTempFile::new()?;
 	let mut writer = hashing(BufWriter::new(ciphertext.reopen()?));
-	if !answer["data"].is_null() {
-		writer.write_all(&unb64(&answer["data"])?)?;
-	} else {
-		let session = answer["session"].as_str().ok_or_else(|| WalletError::Corrupt("the node sent neither data nor a session".into()))?;
-		for index in 0..answer["chunks"].as_u64().unwrap_or_default() {
-			let chunk: Value = node.call("phr_fetchChunk", vec![session.into(), index.into()])?;
-			let bytes = unb64(&chunk)?;
-			bar.inc(bytes.len() as u64);
-			writer.write_all(&bytes)?;
-		}
+	match (&answer.data, &answer.session) {
+		(Some(data), _) => writer.write_all(&data.0)?,
+		(None, Some(session)) =>
+			for index in 0..answer.chunks {
+				let Base64(bytes) = node.wait("phr_fetchChunk", node.phr().fetch_chunk(session.clone(), index))?;
+				bar.inc(bytes.len() as u64);
+				writer.write_all(&bytes)?;
+			},
+		(None, None) => return Err(WalletError::Corrupt("the node sent neither data nor a session".into())),
 	}
 	writer.flush()?;
 	bar.finish_and_clear();
@@ -204,32 +228,51 @@ pub fn fetch(node: &Node, wallet: &Wallet, record: RecordId, purpose: &str, quie
 		)));
 	}
 
-	let basis = answer["basis"].as_str().unwrap_or_default().to_string();
-	let (key, data_epoch) = if break_glass {
-		let data_epoch = answer["keyEpoch"].as_u64().unwrap_or_default() as u32;
-		(crate::escrow::released_key(node, wallet, record, data_epoch, &basis, &ciphertext)?, data_epoch)
-	} else {
-		let data_epoch = wrapped["dataEpoch"].as_u64().unwrap_or_default() as u32;
-		let recipient_epoch = wrapped["recipientEpoch"].as_u64().unwrap_or_default() as u32;
-		let mine = wallet.encryption_key(recipient_epoch)?.ok_or_else(|| {
-			WalletError::Usage(format!(
-				"record {record}'s key was wrapped to key epoch {recipient_epoch}, which this wallet does not hold"
-			))
-		})?;
-		(crypto::unwrap(&unb64(&wrapped["wrapped"])?, &mine, record, data_epoch)?, data_epoch)
+	let basis = answer.basis;
+	let (key, data_epoch) = match answer.wrapped_key {
+		None => {
+			let data_epoch = answer.key_epoch;
+			(crate::escrow::released_key(node, wallet, record, data_epoch, &basis, &ciphertext)?, data_epoch)
+		},
+		Some(wrapped) => open_wrapped(wallet, record, &wrapped)?,
 	};
 	Ok(Fetched { ciphertext, key, key_epoch: data_epoch, basis })
+}
+
+/// The data key of `record` wrapped for this wallet, asked of `node` without the ciphertext (a
+/// `key_only` fetch, decided and receipted like any read), with its data-key epoch.
+pub fn fetch_key(node: &Node, wallet: &Wallet, record: RecordId) -> Result<(DataKey, u32)> {
+	let request = node.request(wallet, BlobMethod::Fetch { purpose: Purpose::Treatment }, BlobSubject::Record(record))?;
+	let answer = node.wait("phr_fetch", node.phr().fetch(Bytes(request.encode()), Some("treatment".into()), Some(true)))?;
+	let wrapped = answer.wrapped_key.ok_or_else(|| {
+		WalletError::Usage(format!(
+			"record {record}'s data key was not shared with this account: ask the patient to grant you access again"
+		))
+	})?;
+	open_wrapped(wallet, record, &wrapped)
+}
+
+/// Opens `record`'s data key wrapped for this wallet; returns it with its data-key epoch.
+fn open_wrapped(wallet: &Wallet, record: RecordId, wrapped: &WrappedKeyAnswer) -> Result<(DataKey, u32)> {
+	let mine = wallet.encryption_key(wrapped.recipient_epoch)?.ok_or_else(|| {
+		WalletError::Usage(format!(
+			"record {record}'s key was wrapped to key epoch {}, which this wallet does not hold",
+			wrapped.recipient_epoch
+		))
+	})?;
+	Ok((crypto::unwrap(&wrapped.wrapped.0, &mine, record, wrapped.data_epoch)?, wrapped.data_epoch))
 }
 
 /// Decrypts a fetched record to `output` (written to `<output>.partial`, renamed when complete:
 /// a failure leaves no partial plaintext under the real name).
 pub fn open_to_file(fetched: &Fetched, output: &Path, quiet: bool) -> Result<u64> {
-	let partial = output.with_extension("partial");
+	let partial = crate::files::partial_of(output);
 	let result = (|| {
 		let mut input = BufReader::new(fetched.ciphertext.reopen()?);
 		let size = fetched.ciphertext.as_file().metadata()?.len();
 		let bar = progress(size, "decrypting", quiet);
-		let mut writer = BufWriter::new(File::create(&partial).map_err(file_error(&partial))?);
+		// Owner-only from its first byte: it is plaintext.
+		let mut writer = BufWriter::new(crate::files::create_private(&partial)?);
 		let mut written = 0;
 		crypto::open(&fetched.key, &mut input, &mut writer, |done| {
 			written = done;
@@ -266,13 +309,41 @@ pub fn parse_purpose(purpose: &str) -> Result<Purpose> {
 		.ok_or_else(|| WalletError::Usage(format!("'{purpose}' is not a purpose: use treatment, emergency or research:<code>")))
 }
 
-/// Decodes a SCALE-encoded read receipt with its inclusion proof from 0x-hex (`phr_receiptBatch`).
-pub fn decode_receipt(text: &str) -> Result<(ReadReceipt<AccountId>, phr_primitives::receipts::InclusionProof)> {
-	let bytes = crate::client::from_hex(text)?;
+/// Decodes a SCALE-encoded read receipt with its inclusion proof (`phr_receiptBatch`).
+pub fn decode_receipt(bytes: &[u8]) -> Result<(ReadReceipt<AccountId>, phr_primitives::receipts::InclusionProof)> {
 	Decode::decode(&mut &bytes[..]).map_err(|e| WalletError::Corrupt(format!("a receipt does not decode: {e}")))
 }
 
 /// The JSON a `--json` caller gets for a fetched record.
 pub fn describe(record: RecordId, fetched: &Fetched, bytes: u64, output: &Path) -> Value {
 	json!({ "record": record, "bytes": bytes, "keyEpoch": fetched.key_epoch, "basis": fetched.basis, "output": output })
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn fetched_from(sealed: Sealed) -> Fetched {
+		Fetched { ciphertext: sealed.file, key: sealed.key, key_epoch: 0, basis: "Owner".into() }
+	}
+
+	#[test]
+	fn resealing_keeps_the_plaintext_under_a_new_key_and_refuses_an_altered_ciphertext() {
+		// Several STREAM chunks and more than a pipe's buffer, so both threads block in turn.
+		let plain: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+		let first = seal(&mut &plain[..], plain.len() as u64, true).unwrap();
+		let old_key = *first.key.bytes();
+		let fetched = fetched_from(first);
+		let again = reseal(&fetched, true).unwrap();
+		assert_ne!(*again.key.bytes(), old_key, "a fresh data key");
+		assert_eq!(again.size, crypto::ciphertext_len(plain.len() as u64));
+		assert_eq!(open_to_vec(&fetched_from(again)).unwrap(), plain);
+
+		// One flipped byte in the middle: the reseal fails, and says why.
+		let mut bytes = std::fs::read(fetched.ciphertext.path()).unwrap();
+		bytes[300_000] ^= 1;
+		std::fs::write(fetched.ciphertext.path(), &bytes).unwrap();
+		let error = reseal(&fetched, true).err().expect("an altered ciphertext is refused");
+		assert!(matches!(error, WalletError::Corrupt(_)), "{error}");
+	}
 }

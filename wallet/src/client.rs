@@ -6,12 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use codec::{Decode, Encode};
 use jsonrpsee::{
-	core::{client::ClientT, params::ArrayParams},
+	core::{client::ClientT, params::ArrayParams, ClientError},
 	http_client::{HttpClient, HttpClientBuilder},
 };
+use phr_rpc_api::{explain_denial, pool_custom_refusal, ErrorCode};
 use phr_primitives::{sign_request, BlobMethod, BlobRequest, BlobSubject, NodePeerId, SignedBlobRequest};
 use phr_runtime::{AccountId, Hash, RuntimeCall, RuntimeEvent};
 use serde::de::DeserializeOwned;
@@ -32,17 +32,6 @@ const REQUEST_LIFETIME_MS: u64 = 120_000;
 
 pub fn now_ms() -> u64 {
 	std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
-pub fn b64(bytes: &[u8]) -> String {
-	base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-pub fn unb64(value: &Value) -> Result<Vec<u8>> {
-	let text = value.as_str().ok_or_else(|| WalletError::Corrupt("the node sent no base64 data".into()))?;
-	base64::engine::general_purpose::STANDARD
-		.decode(text)
-		.map_err(|e| WalletError::Corrupt(format!("the node sent invalid base64: {e}")))
 }
 
 /// A connection to one node.
@@ -80,14 +69,34 @@ impl Node {
 		for param in params {
 			array.insert(param).expect("a JSON value serializes");
 		}
-		self.runtime.block_on(self.client.request::<T, _>(method, array)).map_err(|error| match error {
-			jsonrpsee::core::ClientError::Call(call) => WalletError::Rpc {
-				method: method.into(),
-				code: call.code(),
-				message: match call.data() {
-					Some(data) => format!("{} ({})", call.message(), data.get().trim_matches('"')),
-					None => call.message().to_string(),
-				},
+		self.wait(method, self.client.request::<T, _>(method, array))
+	}
+
+	/// The node's `phr_` namespace: call the methods of [`phr_rpc_api::PhrApiClient`] on it and
+	/// hand the call to [`Node::wait`].
+	pub fn phr(&self) -> &HttpClient {
+		&self.client
+	}
+
+	/// Waits for one call to the node; a refusal becomes one sentence: a `phr_` refusal by its
+	/// [`ErrorCode`] (an access denial with what to do), a pool refusal with the consortium's own
+	/// code by what it means.
+	pub fn wait<T>(&self, method: &str, call: impl std::future::Future<Output = Result<T, ClientError>>) -> Result<T> {
+		self.runtime.block_on(call).map_err(|error| match error {
+			ClientError::Call(call) => {
+				let data = call.data().map(|data| data.get().trim_matches('"').to_string());
+				if let Some(code) = pool_custom_refusal(call.code(), data.as_deref()) {
+					return WalletError::Dispatch(phr_primitives::tx_error::describe(code).into());
+				}
+				let message = match (ErrorCode::from_code(call.code()), data) {
+					(Some(ErrorCode::Denied), Some(reason)) => match explain_denial(&reason) {
+						Some(sentence) => format!("access denied: {sentence} ({reason})"),
+						None => format!("{} ({reason})", call.message()),
+					},
+					(_, Some(data)) => format!("{} ({data})", call.message()),
+					(_, None) => call.message().to_string(),
+				};
+				WalletError::Rpc { method: method.into(), code: call.code(), message }
 			},
 			other => WalletError::Unreachable { url: self.url.clone(), reason: other.to_string() },
 		})
@@ -147,7 +156,7 @@ impl Node {
 
 	/// Sends extrinsic bytes to the node's pool, with the pool's refusal in words.
 	fn send(&self, encoded: &str) -> Result<()> {
-		self.call::<H256>("author_submitExtrinsic", vec![Value::from(encoded)]).map(|_| ()).map_err(pool_refusal)
+		self.call::<H256>("author_submitExtrinsic", vec![Value::from(encoded)]).map(|_| ())
 	}
 
 	/// Signs `call` with the wallet's account, submits it, and waits until it is FINAL; a
@@ -322,25 +331,6 @@ fn storage_value_key(pallet: &[u8], item: &[u8]) -> Vec<u8> {
 /// A dispatch error by its pallet error's name (`NotAdmin`), or as the runtime gave it.
 pub fn dispatch_error_name(error: &sp_runtime::DispatchError) -> String {
 	phr_runtime::RuntimeError::from_dispatch_error(*error).map(|e| format!("{e:?}")).unwrap_or_else(|| format!("{error:?}"))
-}
-
-/// The pool's refusal of an extrinsic in words: the consortium's own codes (`tx_error`) by what
-/// they mean, anything else as the node said it.
-fn pool_refusal(error: WalletError) -> WalletError {
-	match error {
-		WalletError::Rpc { code: 1010, message, method } => {
-			let custom = message
-				.split("Custom error: ")
-				.nth(1)
-				.and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-				.and_then(|digits| digits.parse::<u8>().ok());
-			match custom {
-				Some(code) => WalletError::Dispatch(phr_primitives::tx_error::describe(code).into()),
-				None => WalletError::Rpc { code: 1010, message, method },
-			}
-		},
-		other => other,
-	}
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {

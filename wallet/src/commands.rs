@@ -9,6 +9,7 @@ use phr_primitives::{
 	Role, RoleSet, RotationReason, Scope, StaffView, TimeWindow,
 };
 use codec::{Decode, Encode};
+use phr_rpc_api::{Bytes, ErrorCode, PhrApiClient};
 use phr_runtime::{AccountId, BlockNumber, RuntimeCall, RuntimeEvent};
 use serde_json::{json, Value};
 use sp_core::crypto::Ss58Codec;
@@ -209,12 +210,6 @@ fn event<T>(finalized: &Finalized, pick: impl Fn(&RuntimeEvent) -> Option<T>, wh
 		.iter()
 		.find_map(pick)
 		.ok_or_else(|| WalletError::Corrupt(format!("the transaction is final but emitted no {what} event")))
-}
-
-/// The data key of `record` as this wallet can open it (the patient's own, or a grantee's).
-fn data_key(node: &Node, wallet: &Wallet, record: RecordId, quiet: bool) -> Result<(DataKey, u32)> {
-	let fetched = blobs::fetch(node, wallet, record, "treatment", quiet)?;
-	Ok((fetched.key, fetched.key_epoch))
 }
 
 /// Wraps `key` for each of `recipients` that registered keys; returns those that did not.
@@ -456,7 +451,7 @@ fn keys_rotate(cli: &Cli) -> Result<Report> {
 	let finalized = match node.submit(&wallet, RuntimeCall::Keys(pallet_keys::Call::rotate_keys { keys })) {
 		Ok(finalized) => finalized,
 		Err(error) => {
-			std::fs::write(&cli.wallet, backup).map_err(file_error(&cli.wallet))?;
+			crate::files::write_private(&cli.wallet, &backup)?;
 			return Err(error);
 		},
 	};
@@ -472,7 +467,7 @@ fn keys_rotate(cli: &Cli) -> Result<Report> {
 		if info.is_erased() || info.status != phr_primitives::RecordStatus::Current {
 			continue;
 		}
-		let (key, data_epoch) = data_key(&node, &wallet, record, true)?;
+		let (key, data_epoch) = blobs::fetch_key(&node, &wallet, record)?;
 		deliver(&node, &wallet, record, data_epoch, &key, std::slice::from_ref(&account))?;
 		rewrapped += 1;
 	}
@@ -609,7 +604,7 @@ fn record_export(cli: &Cli, output: &Path, patient: Option<&str>) -> Result<Repo
 		}
 	}
 	let bundle = fhir::bundle(&resources)?;
-	std::fs::write(output, serde_json::to_vec_pretty(&bundle).expect("JSON serializes")).map_err(file_error(output))?;
+	crate::files::write_private(output, &serde_json::to_vec_pretty(&bundle).expect("JSON serializes"))?;
 	Ok(Report::new(
 		format!("Exported {} FHIR resources to {} as a collection Bundle.", resources.len(), output.display()),
 		json!({ "resources": resources.len(), "output": output }),
@@ -682,7 +677,7 @@ fn grant(cli: &Cli, args: &GrantArgs) -> Result<Report> {
 			if readers.is_empty() || info.is_erased() || !scope.covers(info.category, chain.root_of(record)?) {
 				continue;
 			}
-			let (key, data_epoch) = data_key(&node, &wallet, record, true)?;
+			let (key, data_epoch) = blobs::fetch_key(&node, &wallet, record)?;
 			missing.extend(deliver(&node, &wallet, record, data_epoch, &key, &readers)?);
 			shared += 1;
 		}
@@ -753,10 +748,7 @@ fn revoke(cli: &Cli, id: GrantId, rekey: bool) -> Result<Report> {
 			continue;
 		}
 		let fetched = blobs::fetch(&node, &wallet, record, "treatment", true)?;
-		let plain = tempfile::NamedTempFile::new()?;
-		let len = blobs::open_to_file(&fetched, plain.path(), true)?;
-		let mut input = BufReader::new(File::open(plain.path())?);
-		let sealed = blobs::seal(&mut input, len, cli.quiet)?;
+		let sealed = blobs::reseal(&fetched, cli.quiet)?;
 		blobs::upload(&node, &wallet, &sealed, cli.quiet)?;
 		let finalized = node.submit(
 			&wallet,
@@ -851,12 +843,12 @@ fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
 		let mut refusal = None;
 		for source in &sources {
 			let request = source.request(&wallet, BlobMethod::Receipts { batch: batch_id }, BlobSubject::Patient(patient.clone()))?;
-			match source.call::<Value>("phr_receiptBatch", vec![to_hex(&request.encode()).into(), batch_id.into()]) {
+			match source.wait("phr_receiptBatch", source.phr().receipt_batch(Bytes(request.encode()), batch_id)) {
 				Ok(found) => {
 					answer = Some(found);
 					break;
 				},
-				Err(error @ WalletError::Rpc { code: 4016, .. }) => refusal = Some(error),
+				Err(error) if error.phr_code() == Some(ErrorCode::Forbidden) => refusal = Some(error),
 				Err(_) => {},
 			}
 		}
@@ -868,16 +860,10 @@ fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
 			batch_id += 1;
 			continue;
 		};
-		if answer["count"].as_u64() != Some(batch.count as u64) {
+		if answer.count != batch.count {
 			failed += 1;
 		}
-		let receipts = answer["receipts"]
-			.as_array()
-			.cloned()
-			.unwrap_or_default()
-			.iter()
-			.map(|r| blobs::decode_receipt(r.as_str().unwrap_or_default()))
-			.collect::<Result<Vec<_>>>()?;
+		let receipts = answer.receipts.iter().map(|r| blobs::decode_receipt(&r.0)).collect::<Result<Vec<_>>>()?;
 		for (receipt, proof) in &receipts {
 			// Anchored under the chain's root, AND really signed by its reader for this chain: an
 			// anchoring node cannot pass off a receipt it made up.

@@ -33,6 +33,14 @@ pub enum WalletError {
 }
 
 impl WalletError {
+	/// The `phr_` error code of a node's refusal, if this is one.
+	pub fn phr_code(&self) -> Option<phr_rpc_api::ErrorCode> {
+		match self {
+			WalletError::Rpc { code, .. } => phr_rpc_api::ErrorCode::from_code(*code),
+			_ => None,
+		}
+	}
+
 	/// The exit status: 2 for a usage mistake, 1 for everything else.
 	pub fn exit_code(&self) -> i32 {
 		match self {

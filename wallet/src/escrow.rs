@@ -18,11 +18,11 @@ use std::io::BufReader;
 use phr_crypto::escrow::{self, Share};
 use phr_primitives::{BlobMethod, BlobSubject, HospitalId, NodePeerId, RecordId};
 use phr_runtime::AccountId;
-use serde_json::Value;
+use phr_rpc_api::{Bytes, PhrApiClient};
 
 use crate::{
 	blobs,
-	client::{to_hex, unb64, Node},
+	client::Node,
 	crypto::{self, DataKey},
 	error::{Result, WalletError},
 	keyfile::Wallet,
@@ -88,28 +88,26 @@ pub fn released_key(
 	let mut requests = Vec::new();
 	for (_, _, peer) in &members {
 		let request = node.request_for(wallet, peer.clone(), BlobMethod::ReleaseShare { emergency }, BlobSubject::Record(record))?;
-		requests.push(Value::from(to_hex(&codec::Encode::encode(&request))));
+		requests.push(Bytes(codec::Encode::encode(&request)));
 	}
-	let answers: Vec<Value> = node.call("phr_releaseShares", vec![Value::Array(requests)])?;
+	let answers = node.wait("phr_releaseShares", node.phr().release_shares(requests))?;
 	let mut shares: Vec<Share> = Vec::new();
 	let mut refusals = Vec::new();
 	for ((hospital, ..), answer) in members.iter().zip(&answers) {
-		let share = &answer["share"];
-		if share.is_null() {
-			refusals.push(format!("hospital {hospital}: {}", answer["error"].as_str().unwrap_or("no answer")));
+		let Some(share) = &answer.share else {
+			refusals.push(format!("hospital {hospital}: {}", answer.error.as_deref().unwrap_or("no answer")));
 			continue;
-		}
-		let recipient_epoch = share["recipientEpoch"].as_u64().unwrap_or_default() as u32;
+		};
+		let recipient_epoch = share.recipient_epoch;
 		let opened = wallet
 			.encryption_key(recipient_epoch)?
 			.ok_or_else(|| WalletError::Crypto(format!("a share was sealed to key epoch {recipient_epoch}, which this wallet does not hold")))
 			.and_then(|mine| {
-				let sealed = unb64(&share["sealed"])?;
-				let epoch = share["dataEpoch"].as_u64().unwrap_or_default() as u32;
+				let epoch = share.data_epoch;
 				if epoch != data_epoch {
 					return Err(WalletError::Corrupt(format!("a share of data-key epoch {epoch}, not {data_epoch}")));
 				}
-				Ok(escrow::open_released(&mine, &sealed, record, data_epoch, *hospital)?)
+				Ok(escrow::open_released(&mine, &share.sealed, record, data_epoch, *hospital)?)
 			});
 		match opened {
 			Ok(share) => shares.push(share),

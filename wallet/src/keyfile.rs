@@ -209,16 +209,8 @@ impl Wallet {
 		if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
 			std::fs::create_dir_all(dir).map_err(file_error(dir))?;
 		}
-		let temporary = self.path.with_extension("tmp");
-		std::fs::write(&temporary, serde_json::to_string_pretty(&file).expect("wallet serializes"))
-			.map_err(file_error(&temporary))?;
-		#[cfg(unix)]
-		{
-			use std::os::unix::fs::PermissionsExt;
-			std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(0o600)).map_err(file_error(&temporary))?;
-		}
-		std::fs::rename(&temporary, &self.path).map_err(file_error(&self.path))?;
-		Ok(())
+		// Owner-only from its first byte, renamed into place once written.
+		crate::files::write_private(&self.path, serde_json::to_string_pretty(&file).expect("wallet serializes").as_bytes())
 	}
 
 	pub fn account(&self) -> AccountId {
@@ -305,6 +297,11 @@ mod tests {
 		let keys = wallet.public_keys().unwrap();
 		let text = std::fs::read_to_string(&path).unwrap();
 		assert!(!text.contains("Alice"), "no secret in clear");
+		#[cfg(unix)]
+		{
+			use std::os::unix::fs::PermissionsExt;
+			assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "owner-only");
+		}
 		let reopened = Wallet::open(&path, Zeroizing::new("correct horse".into())).unwrap();
 		assert_eq!(reopened.public_keys().unwrap(), keys);
 		assert_eq!(reopened.account(), sp_keyring::Sr25519Keyring::Alice.to_account_id());

@@ -8,6 +8,7 @@ mod escrow;
 mod crypto;
 mod error;
 mod fhir;
+mod files;
 mod keyfile;
 mod portal;
 mod upgrade;

@@ -158,15 +158,21 @@ export class Session {
     if (hex(blake2_256(ciphertext)) !== String(info.ciphertextHash).replace(/^0x/, '')) {
       throw new UserError(`The node sent a ciphertext of record ${record} that is not the one registered on chain: read it through another hospital.`);
     }
-    return {
-      ciphertext,
-      basis: String(answer.basis),
-      keyEpoch: Number(answer.keyEpoch),
-      wrapped: answer.wrappedKey
-        ? { dataEpoch: Number(answer.wrappedKey.dataEpoch), recipientEpoch: Number(answer.wrappedKey.recipientEpoch), bytes: fromBase64(answer.wrappedKey.wrapped) }
-        : null,
-    };
+    return { ciphertext, basis: String(answer.basis), keyEpoch: Number(answer.keyEpoch), wrapped: wrappedOf(answer) };
   }
+
+  /** The caller's wrapped data key of a record, without its ciphertext (`key_only`: a read
+   *  decided and receipted like any other). */
+  async fetchKey(vault: Vault, record: bigint) {
+    const request = this.request(vault, { kind: 'fetch', purpose: { kind: 'treatment' } }, { kind: 'record', record });
+    return wrappedOf(await this.phr('phr_fetch', [request, 'treatment', true]));
+  }
+}
+
+/** The wrapped key of a `phr_fetch` answer, if the node holds one for the caller. */
+function wrappedOf(answer: any): { dataEpoch: number; recipientEpoch: number; bytes: Uint8Array } | null {
+  const w = answer.wrappedKey;
+  return w ? { dataEpoch: Number(w.dataEpoch), recipientEpoch: Number(w.recipientEpoch), bytes: fromBase64(w.wrapped) } : null;
 }
 
 /** The runtime's own words for a dispatch error: the pallet error's name and doc comment. */

@@ -178,7 +178,7 @@ export async function rotateKeys(ctx: Ctx): Promise<number> {
   const mine = (await records(s, vault.account)).filter((r) => r.current);
   for (const [i, r] of mine.entries()) {
     progress?.(`Wrapping record ${r.id}'s key for your new key`, i / mine.length);
-    const { key, epoch: dataEpoch } = await dataKey(ctx, r.id);
+    const { key, epoch: dataEpoch } = await keyOnly(ctx, r.id);
     await deliver(ctx, r.id, dataEpoch, key, [vault.account]);
   }
   return epoch;
@@ -262,14 +262,27 @@ export async function addFile(ctx: Ctx, bytes: Uint8Array, patient: string = ctx
   return { added, missing: [...new Set(missing)], noEscrow: [...new Set(noEscrow)] };
 }
 
-/** The data key of a record this vault can open (its own wrap). */
+type Wrapped = { dataEpoch: number; recipientEpoch: number; bytes: Uint8Array } | null;
+
+/** Opens a record's data key wrapped for this vault. */
+async function openWrapped(vault: Vault, id: bigint, wrapped: Wrapped): Promise<{ key: Uint8Array; epoch: number }> {
+  if (!wrapped) throw new UserError(`Record ${id}'s key was not shared with this account: ask the patient to grant you access again.`);
+  const secret = encryptionSecret(vault, wrapped.recipientEpoch);
+  if (!secret) throw new UserError(`Record ${id}'s key was wrapped to your key epoch ${wrapped.recipientEpoch}, which this wallet does not hold: import the wallet that does.`);
+  return { key: await unwrapDataKey(wrapped.bytes, secret, id, wrapped.dataEpoch), epoch: wrapped.dataEpoch };
+}
+
+/** The data key of a record this vault can open (its own wrap), with the record's ciphertext. */
 async function dataKey(ctx: Ctx, id: bigint): Promise<{ key: Uint8Array; epoch: number; ciphertext: Uint8Array; basis: string }> {
   const fetched = await ctx.s.fetch(ctx.vault, id, 'treatment');
-  if (!fetched.wrapped) throw new UserError(`Record ${id}'s key was not shared with this account: ask the patient to grant you access again.`);
-  const secret = encryptionSecret(ctx.vault, fetched.wrapped.recipientEpoch);
-  if (!secret) throw new UserError(`Record ${id}'s key was wrapped to your key epoch ${fetched.wrapped.recipientEpoch}, which this wallet does not hold: import the wallet that does.`);
-  const key = await unwrapDataKey(fetched.wrapped.bytes, secret, id, fetched.wrapped.dataEpoch);
-  return { key, epoch: fetched.wrapped.dataEpoch, ciphertext: fetched.ciphertext, basis: fetched.basis };
+  const { key, epoch } = await openWrapped(ctx.vault, id, fetched.wrapped);
+  return { key, epoch, ciphertext: fetched.ciphertext, basis: fetched.basis };
+}
+
+/** The data key of a record this vault can open, asked for without the ciphertext (sharing and
+ *  re-wrapping need the key only). */
+async function keyOnly(ctx: Ctx, id: bigint): Promise<{ key: Uint8Array; epoch: number }> {
+  return openWrapped(ctx.vault, id, await ctx.s.fetchKey(ctx.vault, id));
 }
 
 /** Fetches, checks and decrypts a record; emergency reads combine the hospitals' released shares. */
@@ -378,7 +391,7 @@ export async function grant(ctx: Ctx, f: GrantForm): Promise<{ grant: bigint; sh
     for (const [i, r] of mine.entries()) {
       if (who.length === 0) break;
       progress?.(`Sharing record ${r.id}'s key`, i / mine.length);
-      const { key, epoch } = await dataKey(ctx, r.id);
+      const { key, epoch } = await keyOnly(ctx, r.id);
       missing.push(...(await deliver(ctx, r.id, epoch, key, who)));
       shared++;
     }
