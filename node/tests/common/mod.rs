@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod blob;
+pub mod fuzz;
 pub mod load;
 
 use std::{
@@ -196,13 +197,23 @@ pub fn rpc(port: u16, method: &str, params: Value) -> Result<Value, Value> {
 /// Many calls of `method` in one JSON-RPC batch (one HTTP request); the answers in the order of
 /// `params`. `Err` only when the batch as a whole failed.
 pub fn rpc_batch(port: u16, method: &str, params: &[Value]) -> Result<Vec<Result<Value, Value>>, Value> {
-	let calls: Vec<Value> =
-		params.iter().enumerate().map(|(id, p)| json!({"jsonrpc": "2.0", "id": id, "method": method, "params": p})).collect();
-	let reply = post(port, &Value::Array(calls))?;
+	let calls: Vec<(&str, Value)> = params.iter().map(|p| (method, p.clone())).collect();
+	rpc_calls(port, &calls)
+}
+
+/// Many calls, each its own method and params (any JSON, not only arrays), in one JSON-RPC batch;
+/// the answers in the order of `calls`. `Err` only when the batch as a whole failed.
+pub fn rpc_calls(port: u16, calls: &[(&str, Value)]) -> Result<Vec<Result<Value, Value>>, Value> {
+	let body: Vec<Value> = calls
+		.iter()
+		.enumerate()
+		.map(|(id, (method, params))| json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+		.collect();
+	let reply = post(port, &Value::Array(body))?;
 	let replies = reply.as_array().ok_or_else(|| json!({ "batch": reply.clone() }))?;
-	let mut answers: Vec<Result<Value, Value>> = vec![Err(json!({ "batch": "no answer" })); params.len()];
+	let mut answers: Vec<Result<Value, Value>> = vec![Err(json!({ "batch": "no answer" })); calls.len()];
 	for answer in replies {
-		let Some(id) = answer["id"].as_u64().map(|id| id as usize).filter(|id| *id < params.len()) else { continue };
+		let Some(id) = answer["id"].as_u64().map(|id| id as usize).filter(|id| *id < calls.len()) else { continue };
 		answers[id] = match answer.get("error") {
 			Some(error) => Err(error.clone()),
 			None => Ok(answer["result"].clone()),
