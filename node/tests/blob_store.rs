@@ -229,6 +229,10 @@ fn blob_store_serves_granted_readers_on_every_node_and_nobody_else() {
 	let other_chain = phr_primitives::sign_request(other_chain.request, &ferdie.key);
 	expect_code(Requester::fetch_signed(&nodes[2], &other_chain), WRONG_CHAIN, "a fetch signed for another chain");
 	Requester::fetch_signed(&nodes[1], &for_h2).expect("the request H3 refused is served at H2, the node it names");
+	// A signature stands for one byte string: a valid request with a byte appended is refused.
+	let mut trailing = ferdie.fetch_request(&nodes[1], 0).encode();
+	trailing.push(0);
+	expect_code(nodes[1].rpc("phr_fetch", json!([to_hex(&trailing)])), MALFORMED, "a signed request with a byte appended");
 
 	// Revoked and final: Ferdie is refused on every node.
 	submit_and_finalize(&nodes[0], &nodes, vec![(Eve, RuntimeCall::Access(pallet_access::Call::revoke { grant: 0 }))]);
