@@ -23,9 +23,9 @@ use std::{
 	sync::Arc,
 };
 
-use codec::{DecodeAll, Encode};
+use codec::Encode;
 use phr_crypto::EncryptionKey;
-use phr_primitives::{AccountKeys, Basis, BlobMethod, Decision, HospitalId, Purpose, ReadReceipt, Right, SignedBlobRequest};
+use phr_primitives::{AccountKeys, Basis, BlobMethod, Decision, HospitalId, Purpose, ReadReceipt, Right};
 use phr_rpc_api::ReleasedShare;
 use phr_runtime::{AccountId, RuntimeCall};
 
@@ -197,7 +197,7 @@ pub async fn release(blobs: &Blobs, request: &[u8]) -> Result<ReleasedShare, Blo
 		.escrow
 		.get()
 		.ok_or_else(|| BlobRpcError::Unavailable("this node holds no escrow key of a member hospital".into()))?;
-	let claimed = SignedBlobRequest::<AccountId>::decode_all(&mut &request[..])
+	let claimed = super::decode_signed(&request)
 		.map_err(|e| BlobRpcError::Malformed(format!("the request is not a SCALE-encoded SignedBlobRequest: {e}")))?;
 	let BlobMethod::ReleaseShare { emergency } = claimed.request.method else {
 		return Err(BlobRpcError::Malformed(format!("the request was signed for {}, not ReleaseShare", claimed.request.method.name())));
@@ -270,7 +270,7 @@ pub async fn release_all(blobs: Arc<Blobs>, requests: Vec<Vec<u8>>) -> Vec<Resul
 	let work = requests.into_iter().map(|request| {
 		let blobs = blobs.clone();
 		async move {
-			let claimed = SignedBlobRequest::<AccountId>::decode_all(&mut &request[..])
+			let claimed = super::decode_signed(&request)
 				.map_err(|e| BlobRpcError::Malformed(format!("a request is not a SCALE-encoded SignedBlobRequest: {e}")))?;
 			// Relay only what its signer really signed, for this chain, unexpired: a stranger
 			// cannot make this node talk to its peers for nothing.

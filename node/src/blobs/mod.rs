@@ -130,6 +130,13 @@ pub fn spawn(
 	spawner.spawn("phr-blob-lifecycle", Some("phr"), lifecycle::run(blobs, anchor));
 }
 
+/// A signed blob request exactly as it was signed: its whole SCALE encoding and nothing after it
+/// (trailing bytes are refused, so one signature stands for one byte string). Every door that
+/// takes a signed request, over RPC or from a peer, decodes it here.
+pub fn decode_signed(bytes: &[u8]) -> Result<phr_primitives::SignedBlobRequest<phr_runtime::AccountId>, codec::Error> {
+	codec::DecodeAll::decode_all(&mut &bytes[..])
+}
+
 /// Unix time in milliseconds (the clock the chain's grants and the requests' expiries use).
 pub fn now_ms() -> u64 {
 	SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)

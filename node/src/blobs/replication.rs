@@ -18,7 +18,7 @@ use std::{sync::Arc, time::Duration};
 use codec::{Decode, DecodeAll, Encode};
 use phr_blob_store::{BlobState, BlobStore, StoreError, CHUNK_SIZE};
 use phr_primitives::CiphertextHash;
-use phr_primitives::{BlobMethod, SignedBlobRequest};
+use phr_primitives::BlobMethod;
 use phr_runtime::{AccountId, Hash};
 use sc_network::{
 	config::{IncomingRequest, OutgoingResponse},
@@ -350,7 +350,7 @@ fn relayed_key(
 	wrapped: &[u8],
 ) -> Result<phr_blob_store::WrappedKey, Relayed> {
 	let forged = |why: String| Relayed::Forged(why);
-	let signed = SignedBlobRequest::<AccountId>::decode_all(&mut &upload[..]).map_err(|e| forged(format!("undecodable upload: {e}")))?;
+	let signed = super::decode_signed(upload).map_err(|e| forged(format!("undecodable upload: {e}")))?;
 	signed.verify_signature().map_err(|e| forged(format!("{e:?}")))?;
 	let chain = ChainView { client: &blobs.client };
 	if signed.request.genesis != chain.genesis() {
@@ -384,7 +384,7 @@ fn relayed_key(
 /// Checks a pushed wrapped key as its upload was checked, at this node's finalized block, and
 /// keeps it.
 fn store_pushed_key(blobs: &Blobs, upload: &[u8], wrapped: &[u8]) -> WireResponse {
-	let checked = SignedBlobRequest::<AccountId>::decode_all(&mut &upload[..])
+	let checked = super::decode_signed(upload)
 		.map_err(|e| format!("undecodable upload: {e}"))
 		.and_then(|signed| match (&signed.request.method, signed.request.subject.clone()) {
 			(BlobMethod::UploadWrappedKey { recipient, .. }, phr_primitives::BlobSubject::Record(record)) => {
@@ -547,7 +547,7 @@ mod tests {
 			decoded += 1;
 			match request {
 				WireRequest::ReleaseShare { request: signed } | WireRequest::StoreWrappedKey { upload: signed, .. } => {
-					if let Ok(signed) = SignedBlobRequest::<AccountId>::decode_all(&mut &signed[..]) {
+					if let Ok(signed) = super::super::decode_signed(&signed) {
 						assert!(signed.verify_signature().is_err(), "a mutation forged a signature");
 					}
 				},

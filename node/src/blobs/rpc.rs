@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use codec::{Decode, DecodeAll, Encode};
+use codec::{Decode, Encode};
 use jsonrpsee::{core::RpcResult, types::ErrorObjectOwned};
 use phr_blob_store::{BlobState, StoreError};
 use phr_primitives::{
@@ -171,7 +171,7 @@ pub fn authenticate(
 	request: &[u8],
 	expected: &BlobMethod<AccountId>,
 ) -> Result<(SignedBlobRequest<AccountId>, Hash)> {
-	let signed = SignedBlobRequest::<AccountId>::decode_all(&mut &request[..])
+	let signed = super::decode_signed(request)
 		.map_err(|e| BlobRpcError::Malformed(format!("the request is not a SCALE-encoded SignedBlobRequest: {e}")))?;
 	let now = now_ms();
 	signed.verify(now).map_err(|error| match error {
