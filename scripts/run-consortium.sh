@@ -93,6 +93,7 @@ for i in 1 2 3 4; do
   "$PHR_NODE" --chain local-consortium --validator --name "H$i" \
     --base-path "$net_dir/h$i" --node-key-file "$net_dir/h$i/node-key" --escrow-key-file "$net_dir/h$i/escrow-key" \
     --listen-addr "/ip4/127.0.0.1/tcp/$((30332 + i))" --rpc-port $((9943 + i)) --rpc-cors all \
+    --blob-http-port $((9954 + i)) \
     --no-mdns --no-prometheus --no-telemetry --bootnodes "${bootnodes[@]}" \
     >"$net_dir/h$i.log" 2>&1 &
   pids+=($!)

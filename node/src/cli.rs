@@ -44,6 +44,12 @@ pub struct PhrParams {
 	#[arg(long, value_name = "COUNT", default_value_t = 4)]
 	pub blob_max_uploads_per_account: usize,
 
+	/// Most bytes one account may hold on this node unregistered: its uploads in progress and its
+	/// uploads not yet registered on chain, together (at least --blob-max-size, so that one
+	/// largest record fits).
+	#[arg(long, value_name = "BYTES", default_value_t = 2 << 30)]
+	pub blob_max_pending_per_account: u64,
+
 	/// Seconds an upload may receive nothing before it is abandoned (its slot and chunks freed).
 	#[arg(long, value_name = "SECONDS", default_value_t = 300)]
 	pub blob_upload_idle: u64,
@@ -52,6 +58,21 @@ pub struct PhrParams {
 	/// gives up on it (status "missing").
 	#[arg(long, value_name = "SECONDS", default_value_t = 3600)]
 	pub blob_fetch_give_up: u64,
+
+	/// Port of the binary endpoint, where ciphertext travels as raw bytes beside JSON-RPC
+	/// (`PUT /upload/<token>`, `GET /session/<token>`; docs/blob-store.md). 0: any free port (the
+	/// node logs it and names it in `phr_storeStatus`).
+	#[arg(long, value_name = "PORT", default_value_t = 9955)]
+	pub blob_http_port: u16,
+
+	/// Listen for the binary endpoint on every interface, not only on localhost. It serves only
+	/// what a signed, checked `phr_` call opened, so exposing it is as safe as exposing `phr_`.
+	#[arg(long)]
+	pub blob_http_external: bool,
+
+	/// Run no binary endpoint: ciphertext then travels over JSON-RPC only (base64).
+	#[arg(long, conflicts_with_all = ["blob_http_port", "blob_http_external"])]
+	pub no_blob_http: bool,
 
 	/// The hospital's escrow key for break-glass: a file holding an X25519 secret key (64 hex
 	/// characters). The node keeps it (and every earlier one) under its base path, registers its

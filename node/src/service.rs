@@ -255,6 +255,19 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		};
 		crate::blobs::escrow::EscrowKeys::load(&dir, import).map_err(|e| ServiceError::Other(e.to_string()))?
 	};
+	let binary_endpoint = if phr.no_blob_http {
+		None
+	} else {
+		let ip = if phr.blob_http_external { std::net::Ipv4Addr::UNSPECIFIED } else { std::net::Ipv4Addr::LOCALHOST };
+		let addr = std::net::SocketAddr::from((ip, phr.blob_http_port));
+		let listener = crate::blobs::http::bind(addr).map_err(|e| {
+			ServiceError::Other(format!(
+				"cannot listen for the binary endpoint on {addr}: {e} (choose another --blob-http-port, or --no-blob-http)"
+			))
+		})?;
+		log::info!(target: "phr", "binary blob endpoint on http://{}", listener.local_addr().map_err(|e| ServiceError::Other(e.to_string()))?);
+		Some(listener)
+	};
 	let blobs = {
 		let path = config.base_path.config_dir(config.chain_spec.id()).join("phr-blobs");
 		let store_config = phr_blob_store::StoreConfig {
@@ -262,12 +275,19 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 			pending_ttl_ms: phr.blob_pending_ttl.saturating_mul(1000),
 			max_open_uploads: phr.blob_max_uploads,
 			max_uploads_per_account: phr.blob_max_uploads_per_account,
+			max_pending_bytes_per_account: phr.blob_max_pending_per_account.max(phr.blob_max_size),
 			upload_idle_ms: phr.blob_upload_idle.saturating_mul(1000),
 			fetch_give_up_ms: phr.blob_fetch_give_up.saturating_mul(1000),
 		};
 		let store = phr_blob_store::BlobStore::open(&path, store_config)
 			.map_err(|e| ServiceError::Other(format!("cannot open the blob store at {}: {e}", path.display())))?;
-		Arc::new(crate::blobs::Blobs::new(Arc::new(store), client.clone(), network.clone(), members))
+		Arc::new(crate::blobs::Blobs::new(
+			Arc::new(store),
+			client.clone(),
+			network.clone(),
+			members,
+			binary_endpoint.as_ref().and_then(|listener| Some(listener.local_addr().ok()?.port())),
+		))
 	};
 	if config.offchain_worker.enabled {
 		let offchain_workers = sc_offchain::OffchainWorkers::new(sc_offchain::OffchainWorkerOptions {
@@ -339,7 +359,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		),
 		(None, _) => log::info!(target: "phr", "no escrow key (--escrow-key-file): this node releases no break-glass shares"),
 	}
-	crate::blobs::spawn(&task_manager.spawn_essential_handle(), blobs, blob_requests, anchor);
+	crate::blobs::spawn(&task_manager.spawn_essential_handle(), blobs, blob_requests, anchor, binary_endpoint);
 
 	if role.is_authority() {
 		// After `spawn_tasks`, which inserts the `--dev`/`--alice` development keys.

@@ -122,6 +122,13 @@ pub fn upload(node: &Node, wallet: &Wallet, sealed: &Sealed, quiet: bool) -> Res
 	let bar = progress(sealed.size, "uploading", quiet);
 	let mut file = sealed.file.reopen()?;
 	file.rewind()?;
+	if let Some(endpoint) = node.binary()? {
+		let sent = bar.clone();
+		let reader = BufReader::with_capacity(CHUNK_SIZE, file);
+		node.run(crate::binary::put(&endpoint, &upload, reader, sealed.size, move |n| sent.inc(n)))?;
+		bar.finish_and_clear();
+		return Ok(());
+	}
 	let mut chunk = vec![0u8; CHUNK_SIZE];
 	let mut index = 0u32;
 	loop {
@@ -209,8 +216,13 @@ pub fn fetch(node: &Node, wallet: &Wallet, record: RecordId, purpose: &str, quie
 	let bar = progress(answer.size, "downloading", quiet);
 	let ciphertext = tempfile::NamedTempFile::new()?;
 	let mut writer = hashing(BufWriter::new(ciphertext.reopen()?));
+	let binary = if answer.session.is_some() { node.binary()? } else { None };
 	match (&answer.data, &answer.session) {
 		(Some(data), _) => writer.write_all(&data.0)?,
+		(None, Some(session)) if binary.is_some() => {
+			let endpoint = binary.expect("just checked");
+			node.run(crate::binary::get(&endpoint, session, answer.size, &mut writer, |n| bar.inc(n)))?;
+		},
 		(None, Some(session)) =>
 			for index in 0..answer.chunks {
 				let Base64(bytes) = node.wait("phr_fetchChunk", node.phr().fetch_chunk(session.clone(), index))?;

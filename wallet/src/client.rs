@@ -41,6 +41,8 @@ pub struct Node {
 	runtime: tokio::runtime::Runtime,
 	/// The chain and node this wallet's blob requests are bound to (asked once).
 	identity: std::sync::OnceLock<(H256, NodePeerId)>,
+	/// The node's binary endpoint, if it runs one the wallet can reach (asked once).
+	binary: std::sync::OnceLock<Option<crate::binary::Endpoint>>,
 }
 
 /// An extrinsic that is final, with the events it emitted.
@@ -60,7 +62,30 @@ impl Node {
 				.build(url)
 				.map_err(|e| WalletError::Unreachable { url: url.into(), reason: e.to_string() })?
 		};
-		Ok(Node { url: url.into(), client, runtime, identity: std::sync::OnceLock::new() })
+		Ok(Node { url: url.into(), client, runtime, identity: std::sync::OnceLock::new(), binary: std::sync::OnceLock::new() })
+	}
+
+	/// Where the node takes and serves ciphertext as raw bytes (`phr_storeStatus`'s `httpPort` on
+	/// the RPC's host), if it does and its RPC address is plain http; else ciphertext goes over
+	/// JSON-RPC.
+	pub fn binary(&self) -> Result<Option<crate::binary::Endpoint>> {
+		if let Some(known) = self.binary.get() {
+			return Ok(known.clone());
+		}
+		use phr_rpc_api::PhrApiClient;
+		let status = self.wait("phr_storeStatus", self.client.store_status())?;
+		// A port this machine cannot reach (a firewall that lets only the RPC port through) leaves
+		// the wallet on JSON-RPC rather than failing every transfer.
+		let endpoint = status
+			.http_port
+			.and_then(|port| crate::binary::Endpoint::beside(&self.url, port))
+			.filter(crate::binary::Endpoint::reachable);
+		Ok(self.binary.get_or_init(|| endpoint).clone())
+	}
+
+	/// Runs `work` (a transfer over the binary endpoint) to its end.
+	pub fn run<T>(&self, work: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+		self.runtime.block_on(work)
 	}
 
 	/// One JSON-RPC call.

@@ -1,6 +1,7 @@
 //! `phr`: the wallet of the PHR consortium chain, for patients, providers, auditors and hospital
 //! admins. Records are encrypted on this machine; the node only ever sees ciphertext.
 
+mod binary;
 mod blobs;
 mod client;
 mod commands;

@@ -29,11 +29,23 @@ struct Site {
 	csp: String,
 }
 
-/// One node the portal offers: a name (H1) and its WebSocket RPC address.
+/// One node the portal offers: a name (H1), its WebSocket RPC address and, once asked, its binary
+/// endpoint (`http://host:port`, ciphertext as raw bytes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PortalNode {
 	pub name: String,
 	pub url: String,
+	pub blob: Option<String>,
+}
+
+impl PortalNode {
+	/// Asks the node (over its RPC as plain HTTP) where its binary endpoint is. A node that is
+	/// down, speaks TLS or runs none is left on JSON-RPC: the page then sends base64 chunks.
+	fn learn_binary_endpoint(&mut self) {
+		let Some(rest) = self.url.strip_prefix("ws://") else { return };
+		let endpoint = crate::client::Node::connect(&format!("http://{rest}")).and_then(|node| node.binary());
+		self.blob = endpoint.ok().flatten().map(|endpoint| format!("http://{}", endpoint.0));
+	}
 }
 
 /// `H1=ws://127.0.0.1:9944` or a bare address (named H<n> by position); http(s) becomes ws(s).
@@ -57,7 +69,7 @@ pub fn parse_nodes(list: &[String]) -> Result<Vec<PortalNode>> {
 			if !valid || name.is_empty() {
 				return Err(WalletError::Usage(format!("'{item}' is not a node address: give ws://host:port (or NAME=ws://host:port)")));
 			}
-			Ok(PortalNode { name, url })
+			Ok(PortalNode { name, url, blob: None })
 		})
 		.collect()
 }
@@ -65,7 +77,7 @@ pub fn parse_nodes(list: &[String]) -> Result<Vec<PortalNode>> {
 /// The policy every response carries: scripts, styles and images only from this server (plus
 /// WebAssembly compilation, which the sr25519 signer needs), connections only to the nodes.
 fn content_security_policy(nodes: &[PortalNode]) -> String {
-	let connect: Vec<&str> = nodes.iter().map(|n| n.url.as_str()).collect();
+	let connect: Vec<&str> = nodes.iter().flat_map(|n| std::iter::once(n.url.as_str()).chain(n.blob.as_deref())).collect();
 	format!(
 		"default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data: blob:; \
 		 font-src 'self'; connect-src 'self' {}; worker-src 'self' blob:; base-uri 'none'; form-action 'none'; \
@@ -167,14 +179,17 @@ fn handle(site: &Site, mut stream: TcpStream) -> std::io::Result<()> {
 }
 
 /// Serves `root` on `listen` until the process is stopped.
-pub fn serve(root: &Path, listen: SocketAddr, nodes: Vec<PortalNode>) -> Result<()> {
+pub fn serve(root: &Path, listen: SocketAddr, mut nodes: Vec<PortalNode>) -> Result<()> {
 	if !root.join("index.html").is_file() {
 		return Err(WalletError::Usage(format!(
 			"{} holds no built portal (index.html): build it with `npm --prefix web run build`",
 			root.display()
 		)));
 	}
-	let config = json!({ "nodes": nodes.iter().map(|n| json!({ "name": n.name, "url": n.url })).collect::<Vec<_>>() });
+	for node in &mut nodes {
+		node.learn_binary_endpoint();
+	}
+	let config = json!({ "nodes": nodes.iter().map(|n| json!({ "name": n.name, "url": n.url, "blob": n.blob })).collect::<Vec<_>>() });
 	let site = Arc::new(Site {
 		root: root.to_path_buf(),
 		config: serde_json::to_vec(&config).expect("JSON serializes"),
@@ -182,7 +197,13 @@ pub fn serve(root: &Path, listen: SocketAddr, nodes: Vec<PortalNode>) -> Result<
 	});
 	let listener = TcpListener::bind(listen)
 		.map_err(|e| WalletError::Usage(format!("cannot listen on {listen} ({e}): is another portal running? choose --listen")))?;
-	let names: Vec<String> = nodes.iter().map(|n| format!("{} {}", n.name, n.url)).collect();
+	let names: Vec<String> = nodes
+		.iter()
+		.map(|n| match &n.blob {
+			Some(blob) => format!("{} {} + {blob}", n.name, n.url),
+			None => format!("{} {}", n.name, n.url),
+		})
+		.collect();
 	println!("Portal: http://{}/ (nodes: {})", listener.local_addr()?, names.join(", "));
 	let busy = Arc::new(AtomicUsize::new(0));
 	for stream in listener.incoming() {
@@ -216,11 +237,15 @@ mod tests {
 
 	#[test]
 	fn nodes_parse_and_the_policy_names_only_them() {
-		let nodes = parse_nodes(&["http://127.0.0.1:9944".into(), "H2=ws://127.0.0.1:9945".into()]).unwrap();
-		assert_eq!(nodes[0], PortalNode { name: "H1".into(), url: "ws://127.0.0.1:9944".into() });
+		let mut nodes = parse_nodes(&["http://127.0.0.1:9944".into(), "H2=ws://127.0.0.1:9945".into()]).unwrap();
+		assert_eq!(nodes[0], PortalNode { name: "H1".into(), url: "ws://127.0.0.1:9944".into(), blob: None });
 		assert_eq!(nodes[1].name, "H2");
 		let csp = content_security_policy(&nodes);
 		assert!(csp.contains("connect-src 'self' ws://127.0.0.1:9944 ws://127.0.0.1:9945;"), "{csp}");
+		// A node's binary endpoint, once known, is allowed too, and nothing else of its host.
+		nodes[1].blob = Some("http://127.0.0.1:9956".into());
+		let csp = content_security_policy(&nodes);
+		assert!(csp.contains("connect-src 'self' ws://127.0.0.1:9944 ws://127.0.0.1:9945 http://127.0.0.1:9956;"), "{csp}");
 		assert!(csp.contains("default-src 'none'") && !csp.contains("unsafe-inline"), "{csp}");
 		assert!(parse_nodes(&["ws://x; script-src *".into()]).is_err());
 		assert!(parse_nodes(&["ftp://x".into()]).is_err());

@@ -10,7 +10,9 @@ import { blake2_256, hex, random, signRequest, type BlobMethod, type BlobSubject
 import { blobError, UserError } from './errors';
 import type { Vault } from './keys';
 
-export type NodeInfo = { name: string; url: string };
+/** A node as the portal server names it: its WebSocket RPC and, when it runs one, its binary
+ *  endpoint (ciphertext as raw bytes over HTTP: `PUT /upload/<token>`, `GET /session/<token>`). */
+export type NodeInfo = { name: string; url: string; blob?: string | null };
 
 /** How long a signed `phr_` request stays valid. */
 const REQUEST_LIFETIME_MS = 120_000;
@@ -108,7 +110,10 @@ export class Session {
     const hash = blake2_256(sealed);
     const request = this.request(vault, { kind: 'uploadCiphertext', size: sealed.length }, { kind: 'ciphertext', hash });
     const started = await this.phr('phr_uploadBegin', [request, sealed.length]);
-    if (started?.upload) {
+    if (started?.upload && this.node.blob) {
+      // The whole ciphertext as one body: the browser streams it from memory, no base64.
+      await this.binary('PUT', `/upload/${started.upload}`, sealed);
+    } else if (started?.upload) {
       for (let index = 0; index * UPLOAD_CHUNK < sealed.length; index++) {
         const chunk = sealed.subarray(index * UPLOAD_CHUNK, (index + 1) * UPLOAD_CHUNK);
         await this.phr('phr_uploadChunk', [started.upload, index, toBase64(chunk)]);
@@ -139,6 +144,8 @@ export class Session {
     let ciphertext: Uint8Array;
     if (answer.data) {
       ciphertext = fromBase64(answer.data);
+    } else if (this.node.blob) {
+      ciphertext = await this.download(answer.session, Number(answer.size), progress);
     } else {
       const parts: Uint8Array[] = [];
       let done = 0;
@@ -159,6 +166,44 @@ export class Session {
       throw new UserError(`The node sent a ciphertext of record ${record} that is not the one registered on chain: read it through another hospital.`);
     }
     return { ciphertext, basis: String(answer.basis), keyEpoch: Number(answer.keyEpoch), wrapped: wrappedOf(answer) };
+  }
+
+  /** One request to the node's binary endpoint; a refusal (its JSON `{code, message}`) becomes a
+   *  sentence like any `phr_` refusal. */
+  private async binary(method: 'PUT' | 'GET', path: string, body?: Uint8Array): Promise<Response> {
+    let response: Response;
+    try {
+      response = await fetch(this.node.blob + path, {
+        method, body: body as BodyInit | undefined, cache: 'no-store', credentials: 'omit',
+        headers: body ? { 'content-type': 'application/octet-stream' } : undefined,
+      });
+    } catch {
+      throw new UserError(`The node ${this.node.name} cannot be reached at ${this.node.blob}: check that it runs, or choose another hospital.`);
+    }
+    if (!response.ok) {
+      const refusal = await response.json().catch(() => ({ code: response.status, message: response.statusText }));
+      throw new UserError(blobError(Number(refusal.code), String(refusal.message ?? ''), undefined));
+    }
+    return response;
+  }
+
+  /** A read session's whole ciphertext, streamed off the binary endpoint into one buffer of the
+   *  record's size (a body longer or shorter than that is refused, never taken for the record). */
+  private async download(session: string, size: number, progress?: (done: number, total: number) => void): Promise<Uint8Array> {
+    const response = await this.binary('GET', `/session/${session}`);
+    const ciphertext = new Uint8Array(size);
+    const reader = response.body!.getReader();
+    let done = 0;
+    for (;;) {
+      const { value, done: end } = await reader.read();
+      if (end) break;
+      if (done + value.length > size) throw new UserError('The node sent more than the record holds: read it through another hospital.');
+      ciphertext.set(value, done);
+      done += value.length;
+      progress?.(done, size);
+    }
+    if (done !== size) throw new UserError(`The node sent ${done} of the record's ${size} bytes: try again, or read it through another hospital.`);
+    return ciphertext;
   }
 
   /** The caller's wrapped data key of a record, without its ciphertext (`key_only`: a read

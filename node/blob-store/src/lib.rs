@@ -6,7 +6,8 @@
 //! the node wires around it.
 //!
 //! ## Layout (column families)
-//! - `meta`: hash → [`BlobMeta`] (size, per-chunk hashes, lifecycle state);
+//! - `meta`: hash → [`BlobMeta`] (size, lifecycle state; per-chunk hashes only for blobs stored by
+//!   releases before the binary transport);
 //! - `chunks`: hash ‖ chunk index (u32, big-endian) → chunk bytes (at most [`CHUNK_SIZE`]);
 //! - `keys`: record ‖ recipient ‖ data-key epoch (big-endian) → the recipient's key epoch and a
 //!   wrapped data key;
@@ -15,21 +16,26 @@
 //! - `receipts`: sequence number → a served read's signed request (opaque bytes), in serving order;
 //! - `batches`: anchored batch id → (first receipt, count);
 //! - `state`: the node's bookkeeping (last finalized block processed, receipts submitted, the batch
-//!   in flight).
+//!   in flight);
+//! - `pending-owners`: hash → uploading account ‖ size, for client uploads acknowledged and not yet
+//!   registered: what bounds one account's unregistered bytes.
 //!
 //! ## Lifecycle of a blob
-//! 1. An upload streams chunks in order; nothing is readable until `finish_upload` has checked the
-//!    blake2-256 of the whole ciphertext against the claimed hash and written its metadata with a
-//!    synced write-ahead log. That synced write is the acknowledgement: an acknowledged blob
-//!    survives a crash; an unacknowledged one leaves only chunks without metadata, which `open`
-//!    removes.
+//! 1. An upload streams chunks in order, hashed as they arrive (one blake2-256 pass, no reading
+//!    back); nothing is readable until `finish_upload` has compared that hash of the whole
+//!    ciphertext with the claimed one and written its metadata with a synced write-ahead log. That
+//!    synced write is the acknowledgement: an acknowledged blob survives a crash; an
+//!    unacknowledged one leaves only chunks without metadata, which `open` removes.
 //! 2. The blob is `Pending` until the extrinsic registering its hash is final, then `Pinned`. A
 //!    pending blob expires after [`StoreConfig::pending_ttl_ms`].
 //! 3. When the chain erases the record (or a re-encryption replaces its ciphertext) the blob is
 //!    `Purged`: its chunks are deleted and a tombstone stays, so it is never served again.
 //!
-//! Reads check every chunk against its hash, recorded when the whole blob was verified: a corrupt
-//! chunk is reported as [`StoreError::Corrupt`], never served.
+//! Reads are not hashed again: RocksDB checks every block it reads against its CRC32C checksum, and
+//! a chunk that fails it (or has the wrong length) is reported as [`StoreError::Corrupt`], never
+//! served; whoever reads a ciphertext checks it end to end against the hash the chain registered
+//! (the wallet, the portal, a replicating node). [`BlobStore::verify_blob`] hashes a stored copy
+//! whole, to find corruption that no checksum can (bytes rewritten through the database).
 
 use std::{
 	collections::HashMap,
@@ -57,7 +63,9 @@ const CF_WANTED: &str = "wanted";
 const CF_RECEIPTS: &str = "receipts";
 const CF_BATCHES: &str = "batches";
 const CF_STATE: &str = "state";
-const FAMILIES: [&str; 8] = [CF_META, CF_CHUNKS, CF_KEYS, CF_NONCES, CF_WANTED, CF_RECEIPTS, CF_BATCHES, CF_STATE];
+const CF_PENDING_OWNERS: &str = "pending-owners";
+const FAMILIES: [&str; 9] =
+	[CF_META, CF_CHUNKS, CF_KEYS, CF_NONCES, CF_WANTED, CF_RECEIPTS, CF_BATCHES, CF_STATE, CF_PENDING_OWNERS];
 
 const STATE_CURSOR: &[u8] = b"finalized-cursor";
 const STATE_RECEIPTS_SUBMITTED: &[u8] = b"receipts-submitted";
@@ -82,15 +90,26 @@ pub enum BlobState {
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode)]
 pub struct BlobMeta {
 	pub size: u64,
-	/// blake2-256 of each chunk, checked on every read.
+	/// blake2-256 of each chunk, checked on every read, for blobs stored by releases before the
+	/// binary transport (the field keeps their metadata readable); empty for every blob stored
+	/// since, whose reads rely on RocksDB's block checksums and the reader's end-to-end check.
 	pub chunk_hashes: Vec<H256>,
 	pub state: BlobState,
 	pub stored_at_ms: u64,
 }
 
 impl BlobMeta {
+	/// Chunks of the stored ciphertext (none for a tombstone).
 	pub fn chunks(&self) -> u32 {
-		self.chunk_hashes.len() as u32
+		match self.state {
+			BlobState::Purged { .. } => 0,
+			_ => self.size.div_ceil(CHUNK_SIZE as u64) as u32,
+		}
+	}
+
+	/// Length of chunk `index` (all chunks are [`CHUNK_SIZE`] but the last).
+	fn chunk_len(&self, index: u32) -> usize {
+		(self.size - index as u64 * CHUNK_SIZE as u64).min(CHUNK_SIZE as u64) as usize
 	}
 }
 
@@ -170,6 +189,9 @@ pub struct StoreConfig {
 	pub max_open_uploads: usize,
 	/// Most uploads in progress at once by one account.
 	pub max_uploads_per_account: usize,
+	/// Most bytes one account may hold here unregistered: its uploads in progress and its
+	/// acknowledged uploads still pending (not registered on chain yet), together.
+	pub max_pending_bytes_per_account: u64,
 	/// An upload that receives nothing for this long is abandoned: its slot and chunks are freed.
 	pub upload_idle_ms: u64,
 	/// A registered ciphertext that no member node holds is given up after being wanted this long.
@@ -183,6 +205,7 @@ impl Default for StoreConfig {
 			pending_ttl_ms: 60 * 60 * 1000,
 			max_open_uploads: 64,
 			max_uploads_per_account: 4,
+			max_pending_bytes_per_account: 8 * 1024 * 1024 * 1024,
 			upload_idle_ms: 5 * 60 * 1000,
 			fetch_give_up_ms: 60 * 60 * 1000,
 		}
@@ -212,6 +235,10 @@ pub enum StoreError {
 	TooManyUploads(usize),
 	#[error("this account already has {0} uploads in progress: finish or abort one first")]
 	TooManyUploadsOfAccount(usize),
+	#[error(
+		"this account already holds {held} bytes not registered on chain here, at most {max} may be: register (or let expire) what it uploaded before"
+	)]
+	TooMuchPendingOfAccount { held: u64, max: u64 },
 	#[error("no ciphertext with hash {0:?} is stored")]
 	Unknown(H256),
 	#[error("ciphertext {0:?} was erased")]
@@ -241,15 +268,20 @@ struct Received {
 	hash: H256,
 	size: u64,
 	received: u64,
-	next_chunk: u32,
+	owner: Option<[u8; 32]>,
+	/// blake2-256 of the bytes received, in order.
+	hashed: blake2b_simd::State,
 }
 
-/// An upload in progress: only its place and size are in memory, never its bytes.
+/// An upload in progress: only its place, its size and the running hash of what it received are
+/// in memory, never its bytes.
 struct Upload {
 	hash: H256,
 	size: u64,
 	received: u64,
 	next_chunk: u32,
+	/// The blake2-256 state over every byte received so far: the one hash pass of an upload.
+	hashed: blake2b_simd::State,
 	/// The account uploading; `None` for the node's own replication (no limits apply).
 	owner: Option<[u8; 32]>,
 	/// When it last received something.
@@ -259,11 +291,51 @@ struct Upload {
 	finishing: bool,
 }
 
+/// The acknowledged client uploads still pending, by whom: what bounds one account's share of the
+/// disk ([`StoreConfig::max_pending_bytes_per_account`]). Kept durably in `pending-owners` (hash →
+/// owner ‖ size), summed here when the store opens; an entry goes when its blob is pinned,
+/// expires, is purged or discarded.
+#[derive(Default)]
+struct PendingOwners {
+	of_hash: HashMap<H256, ([u8; 32], u64)>,
+	of_owner: HashMap<[u8; 32], u64>,
+}
+
+impl PendingOwners {
+	fn add(&mut self, hash: H256, owner: [u8; 32], size: u64) {
+		if self.of_hash.insert(hash, (owner, size)).is_none() {
+			*self.of_owner.entry(owner).or_default() += size;
+		}
+	}
+
+	fn remove(&mut self, hash: &H256) {
+		let Some((owner, size)) = self.of_hash.remove(hash) else { return };
+		if let Some(held) = self.of_owner.get_mut(&owner) {
+			*held = held.saturating_sub(size);
+			if *held == 0 {
+				self.of_owner.remove(&owner);
+			}
+		}
+	}
+
+	fn held_by(&self, owner: &[u8; 32]) -> u64 {
+		self.of_owner.get(owner).copied().unwrap_or(0)
+	}
+}
+
+fn pending_owner_value(owner: &[u8; 32], size: u64) -> Vec<u8> {
+	let mut value = owner.to_vec();
+	value.extend_from_slice(&size.to_be_bytes());
+	value
+}
+
 /// The store. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct BlobStore {
 	db: DB,
 	config: StoreConfig,
 	uploads: Mutex<HashMap<u64, Upload>>,
+	/// Taken after `uploads` when both are needed, never before.
+	pending_owners: Mutex<PendingOwners>,
 	/// Serializes nonce checks, so two copies of one request cannot both pass.
 	nonces: Mutex<()>,
 	/// Sequence number of the next read receipt.
@@ -292,6 +364,9 @@ impl BlobStore {
 		let mut options = Options::default();
 		options.create_if_missing(true);
 		options.create_missing_column_families(true);
+		// Write the log out while an upload streams in, so that the synced write acknowledging it
+		// finds little left to flush.
+		options.set_wal_bytes_per_sync(1 << 20);
 		let families = FAMILIES
 			.into_iter()
 			.map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
@@ -300,6 +375,7 @@ impl BlobStore {
 			db,
 			config,
 			uploads: Mutex::new(HashMap::new()),
+			pending_owners: Mutex::new(PendingOwners::default()),
 			nonces: Mutex::new(()),
 			next_receipt: AtomicU64::new(0),
 		};
@@ -312,6 +388,7 @@ impl BlobStore {
 		if removed > 0 {
 			log::info!(target: "phr::blobs", "removed the chunks of {removed} interrupted uploads");
 		}
+		store.load_pending_owners()?;
 		Ok(store)
 	}
 
@@ -329,16 +406,88 @@ impl BlobStore {
 		options
 	}
 
-	/// Chunks whose blob has no metadata belong to uploads never acknowledged.
-	fn remove_unacknowledged_chunks(&self) -> Result<usize, StoreError> {
-		let mut orphans: Vec<H256> = Vec::new();
-		for item in self.db.iterator_cf(self.cf(CF_CHUNKS), rocksdb::IteratorMode::Start) {
-			let (key, _) = item?;
-			let hash = H256::from_slice(&key[..32]);
-			if orphans.last() != Some(&hash) && self.meta(&hash)?.is_none() {
-				orphans.push(hash);
+	/// Sums what each account holds pending, from `pending-owners`; an entry whose blob is no
+	/// longer pending (written by a release that kept none) is dropped.
+	fn load_pending_owners(&self) -> Result<(), StoreError> {
+		let mut owners = self.pending_owners.lock().expect("pending owners lock");
+		let mut stale = WriteBatch::default();
+		for item in self.db.iterator_cf(self.cf(CF_PENDING_OWNERS), rocksdb::IteratorMode::Start) {
+			let (key, value) = item?;
+			let still_pending = key.len() == 32 &&
+				matches!(self.meta(&H256::from_slice(&key))?, Some(BlobMeta { state: BlobState::Pending { .. }, .. }));
+			match (still_pending, value.len()) {
+				(true, 40) => {
+					let owner: [u8; 32] = value[..32].try_into().expect("32 of 40 bytes");
+					let size = u64::from_be_bytes(value[32..].try_into().expect("8 of 40 bytes"));
+					owners.add(H256::from_slice(&key), owner, size);
+				},
+				_ => stale.delete_cf(self.cf(CF_PENDING_OWNERS), key),
 			}
 		}
+		if !stale.is_empty() {
+			self.db.write_opt(stale, &Self::synced())?;
+		}
+		Ok(())
+	}
+
+	/// Writes `batch` (which ends the pending state of `hashes`) with the owners' entries of
+	/// `hashes` deleted in the same synced write, then forgets them in memory.
+	fn write_ending_pending(&self, mut batch: WriteBatch, hashes: &[H256]) -> Result<(), StoreError> {
+		for hash in hashes {
+			batch.delete_cf(self.cf(CF_PENDING_OWNERS), hash.as_bytes());
+		}
+		self.db.write_opt(batch, &Self::synced())?;
+		let mut owners = self.pending_owners.lock().expect("pending owners lock");
+		for hash in hashes {
+			owners.remove(hash);
+		}
+		Ok(())
+	}
+
+	/// Bytes `owner` holds here unregistered: acknowledged uploads still pending, and what its
+	/// uploads in progress announced.
+	pub fn pending_bytes_of(&self, owner: &[u8; 32]) -> u64 {
+		let uploads = self.uploads.lock().expect("upload table lock");
+		self.held_by(&uploads, owner)
+	}
+
+	fn held_by(&self, uploads: &HashMap<u64, Upload>, owner: &[u8; 32]) -> u64 {
+		let in_progress: u64 = uploads.values().filter(|upload| upload.owner.as_ref() == Some(owner)).map(|upload| upload.size).sum();
+		in_progress + self.pending_owners.lock().expect("pending owners lock").held_by(owner)
+	}
+
+	/// Chunks whose blob has no metadata belong to uploads never acknowledged. Looks at the first
+	/// chunk of each blob only (then seeks past the blob), so that opening does not read the whole
+	/// store; a damaged block ends the look with a warning, not the node: a damaged chunk is refused
+	/// as corrupt when read, and fetched again from a member node.
+	fn remove_unacknowledged_chunks(&self) -> Result<usize, StoreError> {
+		let mut orphans: Vec<H256> = Vec::new();
+		let mut chunks = self.db.raw_iterator_cf(self.cf(CF_CHUNKS));
+		chunks.seek_to_first();
+		while let Some(key) = chunks.key() {
+			if key.len() < 32 {
+				chunks.next();
+				continue;
+			}
+			let hash = H256::from_slice(&key[..32]);
+			if self.meta(&hash)?.is_none() {
+				orphans.push(hash);
+			}
+			// Every chunk key of this blob is `hash ‖ index (4 bytes)`: this one sorts after them all.
+			let mut past = hash.as_bytes().to_vec();
+			past.extend_from_slice(&[0xff; 5]);
+			chunks.seek(&past);
+		}
+		match chunks.status() {
+			Err(error) if error.kind() == rocksdb::ErrorKind::Corruption => log::warn!(
+				target: "phr::blobs",
+				"the blob store's chunks are damaged on disk ({}): damaged chunks are refused as corrupt and fetched again from member nodes",
+				error.into_string()
+			),
+			Err(error) => return Err(error.into()),
+			Ok(()) => {},
+		}
+		drop(chunks);
 		for hash in &orphans {
 			self.delete_chunks(hash, &mut WriteBatch::default(), true)?;
 		}
@@ -362,11 +511,6 @@ impl BlobStore {
 				.map(Some)
 				.map_err(|e| StoreError::BadMetadata(e.to_string())),
 		}
-	}
-
-	fn put_meta(&self, hash: &H256, meta: &BlobMeta) -> Result<(), StoreError> {
-		self.db.put_cf_opt(self.cf(CF_META), hash.as_bytes(), meta.encode(), &Self::synced())?;
-		Ok(())
 	}
 
 	/// Starts the node's own upload (replication) of a ciphertext of `size` bytes that must hash to
@@ -413,13 +557,28 @@ impl BlobStore {
 			if of_clients >= self.config.max_open_uploads {
 				return Err(StoreError::TooManyUploads(of_clients));
 			}
+			let held = self.held_by(&uploads, &owner);
+			let max = self.config.max_pending_bytes_per_account;
+			if held.saturating_add(size) > max {
+				return Err(StoreError::TooMuchPendingOfAccount { held, max });
+			}
 		}
 		// Random, so that one uploader cannot guess (and disturb) another's upload.
 		let mut id: u64 = rand::random();
 		while uploads.contains_key(&id) {
 			id = rand::random();
 		}
-		uploads.insert(id, Upload { hash, size, received: 0, next_chunk: 0, owner, touched: Instant::now(), finishing: false });
+		let upload = Upload {
+			hash,
+			size,
+			received: 0,
+			next_chunk: 0,
+			hashed: blake2b_256_state(),
+			owner,
+			touched: Instant::now(),
+			finishing: false,
+		};
+		uploads.insert(id, upload);
 		Ok(Some(id))
 	}
 
@@ -462,10 +621,18 @@ impl BlobStore {
 			return Err(StoreError::SizeMismatch { expected: upload.size, got: after });
 		}
 		self.db.put_cf(self.cf(CF_CHUNKS), chunk_key(&upload.hash, index), bytes)?;
+		upload.hashed.update(bytes);
 		upload.received = after;
 		upload.next_chunk += 1;
 		upload.touched = Instant::now();
 		Ok(after)
+	}
+
+	/// The announced size of upload `id` and the bytes it received so far.
+	pub fn upload_progress(&self, id: u64) -> Result<(u64, u64), StoreError> {
+		let uploads = self.uploads.lock().expect("upload table lock");
+		let upload = uploads.get(&id).filter(|upload| !upload.finishing).ok_or(StoreError::UnknownUpload(id))?;
+		Ok((upload.size, upload.received))
 	}
 
 	/// Abandons upload `id` and deletes what it stored.
@@ -488,7 +655,13 @@ impl BlobStore {
 			let mut uploads = self.uploads.lock().expect("upload table lock");
 			let upload = uploads.get_mut(&id).filter(|upload| !upload.finishing).ok_or(StoreError::UnknownUpload(id))?;
 			upload.finishing = true;
-			Received { hash: upload.hash, size: upload.size, received: upload.received, next_chunk: upload.next_chunk }
+			Received {
+				hash: upload.hash,
+				size: upload.size,
+				received: upload.received,
+				owner: upload.owner,
+				hashed: upload.hashed.clone(),
+			}
 		};
 		let result = self.acknowledge(received, now_ms);
 		self.uploads.lock().expect("upload table lock").remove(&id);
@@ -502,30 +675,28 @@ impl BlobStore {
 			self.delete_chunks(&upload.hash, &mut WriteBatch::default(), true)?;
 			return Err(StoreError::SizeMismatch { expected: upload.size, got: upload.received });
 		}
-		// Stream the chunks back, one at a time: memory stays at one chunk whatever the size.
-		let mut whole = blake2b_256_state();
-		let mut chunk_hashes = Vec::with_capacity(upload.next_chunk as usize);
-		for index in 0..upload.next_chunk {
-			let chunk = self
-				.db
-				.get_pinned_cf(self.cf(CF_CHUNKS), chunk_key(&upload.hash, index))?
-				.ok_or(StoreError::Corrupt { hash: upload.hash, index })?;
-			whole.update(&chunk);
-			chunk_hashes.push(hash_bytes(&chunk));
-		}
-		let actual = H256::from_slice(whole.finalize().as_bytes());
+		// Hashed as the chunks came in, which were written as they were hashed: nothing to read back.
+		let actual = H256::from_slice(upload.hashed.finalize().as_bytes());
 		if actual != upload.hash {
 			self.delete_chunks(&upload.hash, &mut WriteBatch::default(), true)?;
 			return Err(StoreError::HashMismatch { claimed: upload.hash, actual });
 		}
 		let meta = BlobMeta {
 			size: upload.size,
-			chunk_hashes,
+			chunk_hashes: Vec::new(),
 			state: BlobState::Pending { expires_at_ms: now_ms.saturating_add(self.config.pending_ttl_ms) },
 			stored_at_ms: now_ms,
 		};
 		// The synced write also makes every chunk written before it durable (one write-ahead log).
-		self.put_meta(&upload.hash, &meta)?;
+		let mut batch = WriteBatch::default();
+		batch.put_cf(self.cf(CF_META), upload.hash.as_bytes(), meta.encode());
+		if let Some(owner) = upload.owner {
+			batch.put_cf(self.cf(CF_PENDING_OWNERS), upload.hash.as_bytes(), pending_owner_value(&owner, upload.size));
+		}
+		self.db.write_opt(batch, &Self::synced())?;
+		if let Some(owner) = upload.owner {
+			self.pending_owners.lock().expect("pending owners lock").add(upload.hash, owner, upload.size);
+		}
 		Ok((upload.hash, meta))
 	}
 
@@ -543,23 +714,37 @@ impl BlobStore {
 		self.finish_upload(id, now_ms).map(|(_, meta)| meta)
 	}
 
-	/// Chunk `index` of a stored (pending or pinned) ciphertext, checked against its hash.
+	/// Chunk `index` of a stored (pending or pinned) ciphertext. A chunk that RocksDB finds corrupt
+	/// (its block checksum), that is missing or has the wrong length, or (for a blob stored before
+	/// the binary transport) that does not match its recorded hash, is [`StoreError::Corrupt`].
 	pub fn read_chunk(&self, hash: &CiphertextHash, index: u32) -> Result<Vec<u8>, StoreError> {
 		let meta = self.meta(hash)?.ok_or(StoreError::Unknown(*hash))?;
+		self.read_chunk_of(hash, &meta, index)
+	}
+
+	/// [`BlobStore::read_chunk`] with the metadata already read (a reader going through every chunk
+	/// of one ciphertext reads it once).
+	pub fn read_chunk_of(&self, hash: &CiphertextHash, meta: &BlobMeta, index: u32) -> Result<Vec<u8>, StoreError> {
 		if let BlobState::Purged { .. } = meta.state {
 			return Err(StoreError::Purged(*hash));
 		}
-		let expected = meta.chunk_hashes.get(index as usize).ok_or(StoreError::NoSuchChunk {
-			hash: *hash,
-			index,
-			chunks: meta.chunks(),
-		})?;
-		let chunk = self
-			.db
-			.get_cf(self.cf(CF_CHUNKS), chunk_key(hash, index))?
-			.ok_or(StoreError::Corrupt { hash: *hash, index })?;
-		if hash_bytes(&chunk) != *expected {
-			return Err(StoreError::Corrupt { hash: *hash, index });
+		if index >= meta.chunks() {
+			return Err(StoreError::NoSuchChunk { hash: *hash, index, chunks: meta.chunks() });
+		}
+		let corrupt = StoreError::Corrupt { hash: *hash, index };
+		let chunk = match self.db.get_cf(self.cf(CF_CHUNKS), chunk_key(hash, index)) {
+			Ok(Some(chunk)) => chunk,
+			Ok(None) => return Err(corrupt),
+			Err(error) if error.kind() == rocksdb::ErrorKind::Corruption => return Err(corrupt),
+			Err(error) => return Err(error.into()),
+		};
+		if chunk.len() != meta.chunk_len(index) {
+			return Err(corrupt);
+		}
+		if let Some(expected) = meta.chunk_hashes.get(index as usize) {
+			if hash_bytes(&chunk) != *expected {
+				return Err(corrupt);
+			}
 		}
 		Ok(chunk)
 	}
@@ -569,18 +754,18 @@ impl BlobStore {
 		let meta = self.meta(hash)?.ok_or(StoreError::Unknown(*hash))?;
 		let mut bytes = Vec::with_capacity(meta.size as usize);
 		for index in 0..meta.chunks() {
-			bytes.extend_from_slice(&self.read_chunk(hash, index)?);
+			bytes.extend_from_slice(&self.read_chunk_of(hash, &meta, index)?);
 		}
 		Ok(bytes)
 	}
 
-	/// Reads the whole ciphertext back, one chunk at a time, and checks every chunk's hash and the
-	/// whole hash: `Ok(false)` when the local copy is corrupt.
+	/// Reads the whole ciphertext back, one chunk at a time, and checks it against its hash:
+	/// `Ok(false)` when the local copy is corrupt.
 	pub fn verify_blob(&self, hash: &CiphertextHash) -> Result<bool, StoreError> {
 		let meta = self.meta(hash)?.ok_or(StoreError::Unknown(*hash))?;
 		let mut whole = blake2b_256_state();
 		for index in 0..meta.chunks() {
-			match self.read_chunk(hash, index) {
+			match self.read_chunk_of(hash, &meta, index) {
 				Ok(chunk) => {
 					whole.update(&chunk);
 				},
@@ -597,7 +782,9 @@ impl BlobStore {
 		let Some(mut meta) = self.meta(hash)? else { return Ok(false) };
 		if let BlobState::Pending { .. } = meta.state {
 			meta.state = BlobState::Pinned;
-			self.put_meta(hash, &meta)?;
+			let mut batch = WriteBatch::default();
+			batch.put_cf(self.cf(CF_META), hash.as_bytes(), meta.encode());
+			self.write_ending_pending(batch, &[*hash])?;
 		}
 		Ok(!matches!(meta.state, BlobState::Purged { .. }))
 	}
@@ -610,8 +797,7 @@ impl BlobStore {
 		batch.put_cf(self.cf(CF_META), hash.as_bytes(), tombstone.encode());
 		batch.delete_cf(self.cf(CF_WANTED), hash.as_bytes());
 		self.delete_chunks(hash, &mut batch, false)?;
-		self.db.write_opt(batch, &Self::synced())?;
-		Ok(())
+		self.write_ending_pending(batch, &[*hash])
 	}
 
 	/// Deletes pending blobs whose registration did not come in time; returns their hashes.
@@ -630,7 +816,7 @@ impl BlobStore {
 			let mut batch = WriteBatch::default();
 			batch.delete_cf(self.cf(CF_META), hash.as_bytes());
 			self.delete_chunks(hash, &mut batch, false)?;
-			self.db.write_opt(batch, &Self::synced())?;
+			self.write_ending_pending(batch, &[*hash])?;
 		}
 		Ok(expired)
 	}
@@ -753,7 +939,7 @@ impl BlobStore {
 		if pinned {
 			batch.put_cf(self.cf(CF_WANTED), hash.as_bytes(), Wanted::default().encode());
 		}
-		self.db.write_opt(batch, &Self::synced())?;
+		self.write_ending_pending(batch, &[*hash])?;
 		Ok(pinned)
 	}
 

@@ -16,6 +16,7 @@ fn open_with(dir: &tempfile::TempDir, upload_idle_ms: u64) -> BlobStore {
 		pending_ttl_ms: 1_000,
 		max_open_uploads: 3,
 		max_uploads_per_account: 2,
+		max_pending_bytes_per_account: 4 * CHUNK_SIZE as u64,
 		upload_idle_ms,
 		fetch_give_up_ms: 60_000,
 	};
@@ -159,20 +160,78 @@ fn purged_blobs_are_never_served_or_accepted_again() {
 }
 
 #[test]
-fn a_corrupt_chunk_is_detected_not_served() {
+fn a_chunk_corrupted_on_disk_is_detected_by_rocksdb_not_served() {
+	let dir = tempfile::tempdir().unwrap();
+	let data = bytes(2 * CHUNK_SIZE, 4);
+	let hash = ciphertext_hash(&data);
+	{
+		let store = open(&dir);
+		store.put_blob(hash, &data, 0).unwrap();
+		// Into a table file, where RocksDB keeps a CRC32C checksum of every block.
+		store.db.flush_cf(store.cf(CF_CHUNKS)).unwrap();
+	}
+	// Flip one byte in the middle of the biggest table file (the chunks' data), behind RocksDB's back.
+	let table = std::fs::read_dir(dir.path())
+		.unwrap()
+		.map(|entry| entry.unwrap().path())
+		.filter(|path| path.extension().is_some_and(|e| e == "sst"))
+		.max_by_key(|path| std::fs::metadata(path).unwrap().len())
+		.expect("a table file");
+	let mut file = std::fs::read(&table).unwrap();
+	let middle = file.len() / 2;
+	file[middle] ^= 0x40;
+	std::fs::write(&table, file).unwrap();
+
+	let store = open(&dir);
+	let reads: Vec<_> = (0..2).map(|index| store.read_chunk(&hash, index)).collect();
+	for (index, read) in reads.iter().enumerate() {
+		match read {
+			Ok(chunk) => assert_eq!(chunk[..], data[index * CHUNK_SIZE..(index + 1) * CHUNK_SIZE], "chunk {index} served altered"),
+			Err(error) => assert_eq!(*error, StoreError::Corrupt { hash, index: index as u32 }),
+		}
+	}
+	assert!(reads.iter().any(Result::is_err), "the flipped byte went unnoticed");
+	assert_eq!(store.verify_blob(&hash), Ok(false));
+	assert_eq!(store.read_chunk(&hash, 2), Err(StoreError::NoSuchChunk { hash, index: 2, chunks: 2 }));
+}
+
+#[test]
+fn a_chunk_rewritten_through_the_database_fails_verification_and_a_wrong_length_is_corrupt() {
 	let dir = tempfile::tempdir().unwrap();
 	let store = open(&dir);
 	let data = bytes(2 * CHUNK_SIZE, 4);
 	let hash = ciphertext_hash(&data);
 	store.put_blob(hash, &data, 0).unwrap();
-	// Flip one byte of chunk 1 behind the store's back.
+	// A valid write RocksDB cannot tell from the real one: only the whole hash (verify, and every
+	// reader's end-to-end check against the chain's hash) finds it.
 	let mut chunk = store.db.get_cf(store.cf(CF_CHUNKS), chunk_key(&hash, 1)).unwrap().unwrap();
 	chunk[7] ^= 0x40;
-	store.db.put_cf(store.cf(CF_CHUNKS), chunk_key(&hash, 1), chunk).unwrap();
-	assert_eq!(store.read_chunk(&hash, 0).unwrap(), data[..CHUNK_SIZE]);
-	assert_eq!(store.read_chunk(&hash, 1), Err(StoreError::Corrupt { hash, index: 1 }));
+	store.db.put_cf(store.cf(CF_CHUNKS), chunk_key(&hash, 1), &chunk).unwrap();
 	assert_eq!(store.verify_blob(&hash), Ok(false));
-	assert_eq!(store.read_chunk(&hash, 2), Err(StoreError::NoSuchChunk { hash, index: 2, chunks: 2 }));
+	assert_ne!(ciphertext_hash(&store.read_blob(&hash).unwrap()), hash);
+	// Truncated: the length is checked on every read.
+	store.db.put_cf(store.cf(CF_CHUNKS), chunk_key(&hash, 1), &chunk[..100]).unwrap();
+	assert_eq!(store.read_chunk(&hash, 1), Err(StoreError::Corrupt { hash, index: 1 }));
+	assert_eq!(store.read_chunk(&hash, 0).unwrap(), data[..CHUNK_SIZE]);
+}
+
+#[test]
+fn blobs_stored_with_per_chunk_hashes_by_an_earlier_release_are_still_checked_per_chunk() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let data = bytes(2 * CHUNK_SIZE, 8);
+	let hash = ciphertext_hash(&data);
+	store.put_blob(hash, &data, 0).unwrap();
+	let mut meta = store.meta(&hash).unwrap().unwrap();
+	assert!(meta.chunk_hashes.is_empty(), "new blobs carry no per-chunk hashes");
+	// The metadata an earlier release wrote: a hash per chunk.
+	meta.chunk_hashes = data.chunks(CHUNK_SIZE).map(hash_bytes).collect();
+	store.db.put_cf(store.cf(CF_META), hash.as_bytes(), meta.encode()).unwrap();
+	assert_eq!(store.read_blob(&hash).unwrap(), data);
+	let mut chunk = data[CHUNK_SIZE..].to_vec();
+	chunk[7] ^= 0x40;
+	store.db.put_cf(store.cf(CF_CHUNKS), chunk_key(&hash, 1), &chunk).unwrap();
+	assert_eq!(store.read_chunk(&hash, 1), Err(StoreError::Corrupt { hash, index: 1 }));
 }
 
 #[test]
@@ -325,4 +384,55 @@ fn a_nonce_is_accepted_once() {
 	assert_eq!(store.prune_nonces(101).unwrap(), 3);
 	// After its expiry the nonce is forgotten; the request itself is refused as expired elsewhere.
 	store.use_nonce(&signer, &[1; 16], 200).unwrap();
+}
+
+#[test]
+fn one_account_holds_a_bounded_number_of_unregistered_bytes_even_across_a_restart() {
+	let dir = tempfile::tempdir().unwrap();
+	let (alice, bob) = ([1u8; 32], [2u8; 32]);
+	let upload = |store: &BlobStore, who: [u8; 32], data: &[u8]| -> Result<CiphertextHash, StoreError> {
+		let hash = ciphertext_hash(data);
+		let id = store.begin_upload_by(who, hash, data.len() as u64)?.expect("not stored yet");
+		for (index, chunk) in data.chunks(CHUNK_SIZE).enumerate() {
+			store.put_chunk(id, index as u32, chunk)?;
+		}
+		store.finish_upload(id, 0).map(|(hash, _)| hash)
+	};
+	let (first, second, third) = (bytes(2 * CHUNK_SIZE, 1), bytes(CHUNK_SIZE, 2), bytes(CHUNK_SIZE + 1, 3));
+	let (first_hash, second_hash);
+	{
+		let store = open(&dir);
+		first_hash = upload(&store, alice, &first).unwrap();
+		second_hash = upload(&store, alice, &second).unwrap();
+		assert_eq!(store.pending_bytes_of(&alice), 3 * CHUNK_SIZE as u64);
+		// One more byte than the bound allows, counting an upload in progress too.
+		let started = store.begin_upload_by(alice, ciphertext_hash(b"one chunk"), CHUNK_SIZE as u64).unwrap().unwrap();
+		let refused = store.begin_upload_by(alice, ciphertext_hash(&third), third.len() as u64);
+		assert_eq!(refused, Err(StoreError::TooMuchPendingOfAccount { held: 4 * CHUNK_SIZE as u64, max: 4 * CHUNK_SIZE as u64 }));
+		store.abort_upload(started).unwrap();
+		// Another account is not held back by Alice's bytes, nor is the node's replication.
+		upload(&store, bob, &third).unwrap();
+		assert!(store.begin_upload(ciphertext_hash(&bytes(8 * CHUNK_SIZE, 9)), 8 * CHUNK_SIZE as u64).unwrap().is_some());
+	}
+	// The account's pending bytes survive a restart: the bound is not reset by one.
+	let store = open(&dir);
+	assert_eq!(store.pending_bytes_of(&alice), 3 * CHUNK_SIZE as u64);
+	assert_eq!(store.pending_bytes_of(&bob), third.len() as u64);
+	assert!(matches!(
+		store.begin_upload_by(alice, ciphertext_hash(b"two chunks"), 2 * CHUNK_SIZE as u64),
+		Err(StoreError::TooMuchPendingOfAccount { .. })
+	));
+	// Registered (pinned) bytes stop counting; so do purged and expired ones.
+	assert!(store.pin(&first_hash).unwrap());
+	assert_eq!(store.pending_bytes_of(&alice), CHUNK_SIZE as u64);
+	store.purge(&second_hash, 5).unwrap();
+	assert_eq!(store.pending_bytes_of(&alice), 0);
+	let fourth = bytes(CHUNK_SIZE + 1, 4);
+	upload(&store, alice, &fourth).unwrap();
+	assert_eq!(store.pending_bytes_of(&alice), fourth.len() as u64);
+	assert_eq!(store.expire_pending(u64::MAX).unwrap().len(), 2, "Bob's third and Alice's fourth");
+	assert_eq!((store.pending_bytes_of(&alice), store.pending_bytes_of(&bob)), (0, 0));
+	drop(store);
+	let store = open(&dir);
+	assert_eq!((store.pending_bytes_of(&alice), store.pending_bytes_of(&bob)), (0, 0), "nothing left after a restart");
 }

@@ -8,6 +8,13 @@
 //!
 //! Signed requests are SCALE-encoded `SignedBlobRequest`s sent as 0x-hex ([`Bytes`]); binary
 //! payloads are standard base64 ([`Base64`] in answers).
+//!
+//! Ciphertext also travels as raw bytes, over the node's binary endpoint (HTTP/1.1 beside the
+//! JSON-RPC server, on the port `phr_storeStatus` names as `httpPort`): `PUT` [`UPLOAD_PATH`]`<upload>`
+//! with the whole ciphertext as its body (an upload `phr_uploadBegin` started), and `GET`
+//! [`SESSION_PATH`]`<session>` for the whole ciphertext of a read session `phr_fetch` opened. The
+//! tokens come only from signed, checked calls; a refusal is an HTTP status with an [`HttpError`]
+//! body carrying the same [`ErrorCode`].
 
 use codec::{Decode, Encode};
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
@@ -28,6 +35,20 @@ pub const MAX_WRAPPED_KEY_LEN: usize = 256;
 
 /// Most release requests in one `phr_releaseShares` call (one per member node).
 pub const MAX_RELEASE_REQUESTS: usize = 64;
+
+/// The binary endpoint's upload path: `PUT /upload/<upload token>`, body = the whole ciphertext.
+pub const UPLOAD_PATH: &str = "/upload/";
+
+/// The binary endpoint's read path: `GET /session/<session token>`, answer = the whole ciphertext.
+pub const SESSION_PATH: &str = "/session/";
+
+/// The body of a refusal by the binary endpoint (its HTTP status says the class: 400, 404, 409,
+/// 410, 413, 500, 503): the same code and message a `phr_` call would carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpError {
+	pub code: i32,
+	pub message: String,
+}
 
 /// Why a `phr_` call failed: each is one JSON-RPC error code (table in docs/blob-store.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -256,6 +277,8 @@ pub struct StoreStatus {
 	pub receipts_anchored: u64,
 	pub max_blob_size: u64,
 	pub finalized_cursor: Option<u32>,
+	/// The port of this node's binary endpoint (same host as its RPC), if it runs one.
+	pub http_port: Option<u16>,
 }
 
 /// Answer of `phr_receiptBatch`: read receipts of an anchored batch, each with its proof of

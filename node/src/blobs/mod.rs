@@ -7,12 +7,15 @@
 //!   final, expires unregistered uploads, records anchored receipt batches;
 //! - [`replication`]: the `/phr/blob/1` request-response protocol between member nodes, and the task
 //!   that fetches every pinned ciphertext this node lacks (or found corrupt);
+//! - [`http`]: the binary endpoint (raw ciphertext bytes in and out, behind the tokens the
+//!   checked `phr_` calls hand out);
 //! - [`receipts`]: anchors batches of served reads on chain with the hospital's node key;
 //! - [`error`]: what the background work and the key loading report, as types.
 
 pub mod chain;
 pub mod error;
 pub mod escrow;
+pub mod http;
 pub mod lifecycle;
 pub mod receipts;
 pub mod replication;
@@ -61,6 +64,8 @@ pub struct Blobs {
 	pub wanted: tokio::sync::Notify,
 	/// One fetch from peers at a time (the background task and an RPC repair never race).
 	pub fetching: tokio::sync::Mutex<()>,
+	/// The port of the binary endpoint ([`http`]), if it runs.
+	pub http_port: Option<u16>,
 }
 
 impl Blobs {
@@ -69,6 +74,7 @@ impl Blobs {
 		client: Arc<FullClient>,
 		network: Arc<dyn NetworkService>,
 		members: crate::permissioning::MemberNodes,
+		http_port: Option<u16>,
 	) -> Blobs {
 		let local_peer = network.local_peer_id().to_bytes();
 		Blobs {
@@ -81,7 +87,31 @@ impl Blobs {
 			sessions: Mutex::new(HashMap::new()),
 			wanted: tokio::sync::Notify::new(),
 			fetching: tokio::sync::Mutex::new(()),
+			http_port,
 		}
+	}
+
+	/// Chunk `index` of a registered ciphertext, read on a blocking thread; a missing or corrupt
+	/// local copy is fetched from a member node first.
+	pub async fn read_chunk(&self, hash: CiphertextHash, index: u32) -> Result<Vec<u8>, rpc::BlobRpcError> {
+		use phr_blob_store::StoreError;
+		let store = self.store.clone();
+		let read = tokio::task::spawn_blocking(move || store.read_chunk(&hash, index))
+			.await
+			.map_err(|e| rpc::BlobRpcError::Internal(format!("a chunk read stopped: {e}")))?;
+		match read {
+			Ok(bytes) => return Ok(bytes),
+			Err(StoreError::Corrupt { .. }) => {
+				log::warn!(target: "phr::blobs", "local copy of {hash:?} is corrupt; fetching it again from a member node");
+				self.store.discard_corrupt(&hash)?;
+			},
+			Err(StoreError::Unknown(_)) => {},
+			Err(error) => return Err(error.into()),
+		}
+		replication::fetch_from_peers(self, hash).await.map_err(|why| {
+			rpc::BlobRpcError::Unavailable(format!("no intact copy of {hash:?} here, and none from a peer: {why}"))
+		})?;
+		Ok(self.store.read_chunk(&hash, index)?)
 	}
 
 	/// The nodes of the other consortium members at the latest finalized block.
@@ -124,7 +154,11 @@ pub fn spawn(
 	blobs: Arc<Blobs>,
 	requests: async_channel::Receiver<sc_network::config::IncomingRequest>,
 	anchor: Option<receipts::Anchor>,
+	binary: Option<std::net::TcpListener>,
 ) {
+	if let Some(listener) = binary {
+		spawner.spawn("phr-blob-http", Some("phr"), http::serve(blobs.clone(), listener));
+	}
 	spawner.spawn("phr-blob-serve", Some("phr"), replication::serve(blobs.clone(), requests));
 	spawner.spawn("phr-blob-replicate", Some("phr"), replication::run(blobs.clone()));
 	spawner.spawn("phr-blob-lifecycle", Some("phr"), lifecycle::run(blobs, anchor));

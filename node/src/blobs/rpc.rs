@@ -113,6 +113,14 @@ impl BlobRpcError {
 	}
 }
 
+impl std::fmt::Display for BlobRpcError {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		write!(f, "{} ({})", self.message(), self.code())
+	}
+}
+
+impl std::error::Error for BlobRpcError {}
+
 impl From<BlobRpcError> for ErrorObjectOwned {
 	fn from(error: BlobRpcError) -> Self {
 		let data = match &error {
@@ -137,8 +145,10 @@ impl From<StoreError> for BlobRpcError {
 			StoreError::Unknown(hash) => BlobRpcError::Unknown(format!("ciphertext {hash:?}")),
 			StoreError::UnknownUpload(id) => BlobRpcError::Unknown(format!("upload {id:016x}")),
 			StoreError::Purged(hash) => BlobRpcError::Erased(format!("ciphertext {hash:?}")),
-			StoreError::TooManyUploads(_) | StoreError::TooManyUploadsOfAccount(_) | StoreError::UploadInProgress(_) =>
-				BlobRpcError::Busy(error.to_string()),
+			StoreError::TooManyUploads(_) |
+			StoreError::TooManyUploadsOfAccount(_) |
+			StoreError::TooMuchPendingOfAccount { .. } |
+			StoreError::UploadInProgress(_) => BlobRpcError::Busy(error.to_string()),
 			StoreError::Database(_) | StoreError::BadMetadata(_) => BlobRpcError::Internal(error.to_string()),
 			StoreError::Corrupt { .. } => BlobRpcError::Unavailable(error.to_string()),
 			_ => BlobRpcError::Malformed(error.to_string()),
@@ -227,47 +237,59 @@ pub fn record_subject(signed: &SignedBlobRequest<AccountId>) -> Result<RecordId>
 	}
 }
 
+/// Ends upload `id` (JSON-RPC or binary endpoint): its hash checked and its bytes made durable,
+/// pinned at once when its registration is already final. The synced write waits for the disk:
+/// not on the threads that answer every other call.
+pub async fn finish_upload(blobs: &Arc<Blobs>, id: u64) -> Result<BlobStatus> {
+	let store = blobs.store.clone();
+	let (hash, _) = off_rpc_threads(move || store.finish_upload(id, now_ms()).map_err(BlobRpcError::from)).await?;
+	let chain = ChainView { client: &blobs.client };
+	if chain.record_by_hash(chain.finalized(), hash)?.is_some() {
+		blobs.store.pin(&hash)?;
+		blobs.store.unwant(&hash)?;
+	}
+	status_of(blobs, hash)
+}
+
+/// What this node's store says of `hash`.
+pub fn status_of(blobs: &Blobs, hash: CiphertextHash) -> Result<BlobStatus> {
+	let (state, size, chunks) = match blobs.store.meta(&hash)? {
+		Some(meta) => {
+			let state = match meta.state {
+				BlobState::Pending { .. } => StoredState::Pending,
+				BlobState::Pinned => StoredState::Pinned,
+				BlobState::Purged { .. } => StoredState::Purged,
+			};
+			(state, meta.size, meta.chunks())
+		},
+		None => match blobs.store.wanted()?.iter().find(|(wanted, _)| *wanted == hash) {
+			Some((_, wanted)) if wanted.missing => (StoredState::Missing, 0, 0),
+			Some(_) => (StoredState::Wanted, 0, 0),
+			None => (StoredState::Absent, 0, 0),
+		},
+	};
+	Ok(BlobStatus { hash, state, size, chunks })
+}
+
+/// An upload token exactly as `phr_uploadBegin` hands it out: 16 lowercase hex digits (no sign,
+/// no other case: one id has one spelling).
+pub fn upload_id(token: &str) -> Result<u64> {
+	lower_hex::<8>(token)
+		.map(u64::from_be_bytes)
+		.ok_or_else(|| BlobRpcError::Malformed(format!("'{token:.40}' is not an upload token")))
+}
+
+/// A read session's token exactly as `phr_fetch` hands it out: 32 lowercase hex digits.
+pub fn session_token(token: &str) -> Result<[u8; 16]> {
+	lower_hex::<16>(token).ok_or_else(|| BlobRpcError::Malformed(format!("'{token:.40}' is not a session token")))
+}
+
+fn lower_hex<const N: usize>(text: &str) -> Option<[u8; N]> {
+	let canonical = text.len() == 2 * N && text.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+	canonical.then(|| hex::decode(text).ok()?.try_into().ok()).flatten()
+}
+
 impl PhrRpc {
-	fn upload_id(token: &str) -> Result<u64> {
-		u64::from_str_radix(token, 16).map_err(|_| BlobRpcError::Malformed(format!("'{token}' is not an upload token")))
-	}
-
-	fn status_of(&self, hash: CiphertextHash) -> Result<BlobStatus> {
-		let (state, size, chunks) = match self.blobs.store.meta(&hash)? {
-			Some(meta) => {
-				let state = match meta.state {
-					BlobState::Pending { .. } => StoredState::Pending,
-					BlobState::Pinned => StoredState::Pinned,
-					BlobState::Purged { .. } => StoredState::Purged,
-				};
-				(state, meta.size, meta.chunks())
-			},
-			None => match self.blobs.store.wanted()?.iter().find(|(wanted, _)| *wanted == hash) {
-				Some((_, wanted)) if wanted.missing => (StoredState::Missing, 0, 0),
-				Some(_) => (StoredState::Wanted, 0, 0),
-				None => (StoredState::Absent, 0, 0),
-			},
-		};
-		Ok(BlobStatus { hash, state, size, chunks })
-	}
-
-	/// Reads chunk `index` of a registered ciphertext; a missing or corrupt local copy is fetched
-	/// from a member node first.
-	async fn read_chunk(&self, hash: CiphertextHash, index: u32) -> Result<Vec<u8>> {
-		match self.blobs.store.read_chunk(&hash, index) {
-			Ok(bytes) => return Ok(bytes),
-			Err(StoreError::Corrupt { .. }) => {
-				log::warn!(target: "phr::blobs", "local copy of {hash:?} is corrupt; fetching it again from a member node");
-				self.blobs.store.discard_corrupt(&hash)?;
-			},
-			Err(StoreError::Unknown(_)) => {},
-			Err(error) => return Err(error.into()),
-		}
-		replication::fetch_from_peers(&self.blobs, hash)
-			.await
-			.map_err(|why| BlobRpcError::Unavailable(format!("no intact copy of {hash:?} here, and none from a peer: {why}")))?;
-		Ok(self.blobs.store.read_chunk(&hash, index)?)
-	}
 
 	async fn do_fetch(&self, request: Bytes, purpose: Option<String>, key_only: bool) -> Result<FetchAnswer> {
 		let purpose = parse_purpose(purpose.as_deref())?;
@@ -285,7 +307,7 @@ impl PhrRpc {
 		let (first, size, chunks) = if key_only {
 			(None, record.size, record.size.div_ceil(CHUNK_SIZE as u64) as u32)
 		} else {
-			let first = self.read_chunk(hash, 0).await?;
+			let first = self.blobs.read_chunk(hash, 0).await?;
 			let meta = self.blobs.store.meta(&hash)?.ok_or_else(|| BlobRpcError::Unknown(format!("ciphertext {hash:?}")))?;
 			(Some(first), meta.size, meta.chunks())
 		};
@@ -367,7 +389,7 @@ impl PhrApiServer for PhrRpc {
 	}
 
 	fn upload_chunk(&self, upload: String, index: u32, data: String) -> RpcResult<u64> {
-		let id = Self::upload_id(&upload)?;
+		let id = upload_id(&upload)?;
 		if data.len() > MAX_CHUNK_BASE64_LEN {
 			return Err(BlobRpcError::Malformed(format!("a chunk is at most {CHUNK_SIZE} bytes")).into());
 		}
@@ -377,22 +399,12 @@ impl PhrApiServer for PhrRpc {
 	}
 
 	async fn upload_finish(&self, upload: String) -> RpcResult<BlobStatus> {
-		let id = Self::upload_id(&upload)?;
-		// Reading the whole upload back to hash it takes a while for a big record: not on the
-		// threads that answer every other call.
-		let store = self.blobs.store.clone();
-		let (hash, _) = off_rpc_threads(move || store.finish_upload(id, now_ms()).map_err(BlobRpcError::from)).await?;
-		// Registered (and final) before the upload came: pin at once.
-		let chain = self.chain();
-		if chain.record_by_hash(chain.finalized(), hash).map_err(BlobRpcError::from)?.is_some() {
-			self.blobs.store.pin(&hash).map_err(BlobRpcError::from)?;
-			self.blobs.store.unwant(&hash).map_err(BlobRpcError::from)?;
-		}
-		Ok(self.status_of(hash)?)
+		let id = upload_id(&upload)?;
+		Ok(finish_upload(&self.blobs, id).await?)
 	}
 
 	fn upload_abort(&self, upload: String) -> RpcResult<()> {
-		let id = Self::upload_id(&upload)?;
+		let id = upload_id(&upload)?;
 		self.blobs.store.abort_upload(id).map_err(BlobRpcError::from)?;
 		Ok(())
 	}
@@ -433,10 +445,7 @@ impl PhrApiServer for PhrRpc {
 	}
 
 	async fn fetch_chunk(&self, session: String, index: u32) -> RpcResult<Base64> {
-		let token: [u8; 16] = hex::decode(&session)
-			.ok()
-			.and_then(|bytes| bytes.try_into().ok())
-			.ok_or_else(|| BlobRpcError::Malformed(format!("'{session}' is not a session token")))?;
+		let token = session_token(&session)?;
 		let session = self
 			.blobs
 			.session(&token, now_ms())
@@ -444,11 +453,11 @@ impl PhrApiServer for PhrRpc {
 		if index >= session.chunks {
 			return Err(BlobRpcError::Malformed(format!("chunk {index} of {} chunks", session.chunks)).into());
 		}
-		Ok(Base64(self.read_chunk(session.hash, index).await?))
+		Ok(Base64(self.blobs.read_chunk(session.hash, index).await?))
 	}
 
 	async fn blob_status(&self, hash: CiphertextHash, verify: Option<bool>) -> RpcResult<BlobStatus> {
-		let mut status = self.status_of(hash)?;
+		let mut status = status_of(&self.blobs, hash)?;
 		let stored = matches!(status.state, StoredState::Pending | StoredState::Pinned);
 		if verify.unwrap_or(false) && stored {
 			let store = self.blobs.store.clone();
@@ -474,6 +483,7 @@ impl PhrApiServer for PhrRpc {
 			receipts_anchored: summary.receipts_anchored,
 			max_blob_size: store.config().max_blob_size,
 			finalized_cursor: store.finalized_cursor().map_err(BlobRpcError::from)?,
+			http_port: self.blobs.http_port,
 		})
 	}
 

@@ -90,8 +90,24 @@ impl Requester {
 		node.rpc("phr_uploadBegin", json!([to_hex(&request.encode()), data.len() as u64]))
 	}
 
-	/// Uploads `data` through `node` (begin, chunks, finish); returns the finish answer.
+	/// Uploads `data` through `node`: begun over JSON-RPC, the bytes over the binary endpoint
+	/// (`PUT /upload/<token>`) when the node runs one; returns the upload's status.
 	pub fn upload(&self, node: &Node, data: &[u8]) -> Result<Value, Value> {
+		let Some(port) = node.http_port() else { return self.upload_json(node, data) };
+		let hash = phr_primitives::ciphertext_hash(data);
+		let started = self.begin_upload(node, data)?;
+		let Some(upload) = started["upload"].as_str() else { return node.rpc("phr_blobStatus", json!([hash])) };
+		let answer = super::http(port, "PUT", &format!("/upload/{upload}"), &[], data)
+			.map_err(|e| json!({ "transport": e.to_string() }))?;
+		if answer.status == 200 {
+			Ok(answer.json())
+		} else {
+			Err(answer.json())
+		}
+	}
+
+	/// Uploads `data` through `node` over JSON-RPC only (begin, base64 chunks, finish).
+	pub fn upload_json(&self, node: &Node, data: &[u8]) -> Result<Value, Value> {
 		let hash = phr_primitives::ciphertext_hash(data);
 		let started = self.begin_upload(node, data)?;
 		let Some(upload) = started["upload"].as_str() else { return node.rpc("phr_blobStatus", json!([hash])) };
@@ -135,6 +151,15 @@ impl Requester {
 
 	/// Fetches the whole ciphertext of `record` through `node`; returns it and the wrapped key.
 	pub fn fetch(&self, node: &Node, record: RecordId) -> Result<(Vec<u8>, Option<Vec<u8>>), Value> {
+		self.fetch_via(node, record, node.http_port())
+	}
+
+	/// As [`Requester::fetch`], the chunks over JSON-RPC only.
+	pub fn fetch_json(&self, node: &Node, record: RecordId) -> Result<(Vec<u8>, Option<Vec<u8>>), Value> {
+		self.fetch_via(node, record, None)
+	}
+
+	fn fetch_via(&self, node: &Node, record: RecordId, binary: Option<u16>) -> Result<(Vec<u8>, Option<Vec<u8>>), Value> {
 		let answer = Self::fetch_signed(node, &self.fetch_request(node, record))?;
 		// The contract's own type: a field the node stopped sending fails here.
 		let answer: FetchAnswer = serde_json::from_value(answer).expect("a phr_fetch answer");
@@ -143,6 +168,11 @@ impl Requester {
 			return Ok((data.0, wrapped));
 		}
 		let session = answer.session.expect("a session for a multi-chunk ciphertext");
+		if let Some(port) = binary {
+			let got = super::http(port, "GET", &format!("/session/{session}"), &[], &[])
+				.map_err(|e| json!({ "transport": e.to_string() }))?;
+			return if got.status == 200 { Ok((got.body, wrapped)) } else { Err(got.json()) };
+		}
 		let mut bytes = Vec::new();
 		for index in 0..answer.chunks {
 			bytes.extend(unb64(&node.rpc("phr_fetchChunk", json!([session, index]))?));

@@ -59,6 +59,8 @@ pub struct Node {
 	child: Option<Child>,
 	/// (genesis hash, peer id bytes): what a signed blob request to this node must name.
 	identity: std::sync::OnceLock<(H256, Vec<u8>)>,
+	/// The port of its binary endpoint, asked once.
+	http_port: std::sync::OnceLock<Option<u16>>,
 }
 
 impl Node {
@@ -72,6 +74,7 @@ impl Node {
 			args: Vec::new(),
 			child: None,
 			identity: std::sync::OnceLock::new(),
+			http_port: std::sync::OnceLock::new(),
 		}
 	}
 
@@ -85,6 +88,7 @@ impl Node {
 			args: Vec::new(),
 			child: None,
 			identity: std::sync::OnceLock::new(),
+			http_port: std::sync::OnceLock::new(),
 		}
 	}
 
@@ -96,6 +100,10 @@ impl Node {
 	}
 
 	fn spawn(&mut self) {
+		// The binary endpoint on any free port (the node names it in phr_storeStatus), unless the
+		// test chose.
+		let chosen = self.args.iter().any(|a| a == "--blob-http-port" || a == "--no-blob-http");
+		let binary: &[&str] = if chosen { &[] } else { &["--blob-http-port", "0"] };
 		let log = std::fs::OpenOptions::new()
 			.create(true)
 			.append(true)
@@ -107,6 +115,7 @@ impl Node {
 			.arg(&self.base)
 			.args(["--listen-addr", &format!("/ip4/127.0.0.1/tcp/{}", self.p2p_port)])
 			.args(["--rpc-port", &self.rpc_port.to_string()])
+			.args(binary)
 			.args(["--no-mdns", "--no-prometheus", "--no-telemetry", "--name", &self.name])
 			.stdout(Stdio::null())
 			.stderr(log)
@@ -125,7 +134,17 @@ impl Node {
 
 	pub fn restart(&mut self) {
 		self.kill();
+		// A restarted node listens on a new free port.
+		self.http_port = std::sync::OnceLock::new();
 		self.spawn();
+	}
+
+	/// The port of the node's binary endpoint (`phr_storeStatus`), if it runs one.
+	pub fn http_port(&self) -> Option<u16> {
+		*self.http_port.get_or_init(|| {
+			let status = self.rpc("phr_storeStatus", json!([])).expect("phr_storeStatus");
+			status["httpPort"].as_u64().map(|port| port as u16)
+		})
 	}
 
 	pub fn is_running(&mut self) -> bool {
@@ -238,6 +257,63 @@ fn post(port: u16, body: &Value) -> Result<Value, Value> {
 	stream.read_to_string(&mut response).map_err(transport)?;
 	let json_body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
 	serde_json::from_str(json_body).map_err(|e| json!({ "transport": e.to_string(), "raw": response }))
+}
+
+/// An answer of an HTTP endpoint: status, headers (names lowercase) and body.
+#[derive(Debug)]
+pub struct HttpAnswer {
+	pub status: u16,
+	pub headers: Vec<(String, String)>,
+	pub body: Vec<u8>,
+}
+
+impl HttpAnswer {
+	pub fn header(&self, name: &str) -> Option<&str> {
+		self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+	}
+
+	/// The body as JSON (a refusal's `{code, message}`, an upload's status).
+	pub fn json(&self) -> Value {
+		serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+	}
+}
+
+/// One HTTP/1.1 request to `127.0.0.1:port` on a fresh connection (closed after it). A body cut
+/// short of its `Content-Length` is an error: what a reader must never take for the whole.
+pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<HttpAnswer> {
+	let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+	stream.set_read_timeout(Some(Duration::from_secs(60)))?;
+	stream.set_nodelay(true)?;
+	let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+	for (name, value) in headers {
+		head.push_str(&format!("{name}: {value}\r\n"));
+	}
+	if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-length")) {
+		head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+	}
+	head.push_str("\r\n");
+	stream.write_all(head.as_bytes())?;
+	// The node may answer (a refusal) before the body is all sent, and close.
+	let _ = stream.write_all(body);
+	let mut raw = Vec::new();
+	stream.read_to_end(&mut raw)?;
+	let bad = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string());
+	let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no complete answer head"))?;
+	let head = String::from_utf8_lossy(&raw[..end]).to_string();
+	let mut lines = head.split("\r\n");
+	let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).ok_or_else(|| bad("no status"))?;
+	let headers: Vec<(String, String)> = lines
+		.filter_map(|l| l.split_once(':'))
+		.map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+		.collect();
+	let body = raw[end + 4..].to_vec();
+	let answer = HttpAnswer { status, headers, body };
+	if let Some(length) = answer.header("content-length").and_then(|l| l.parse::<usize>().ok()) {
+		if answer.body.len() != length {
+			return Err(bad(&format!("the body broke off at {} of {length} bytes", answer.body.len())));
+		}
+	}
+	Ok(answer)
 }
 
 /// Unix time in milliseconds (the chain's `Moment`).
