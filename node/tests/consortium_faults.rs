@@ -3,6 +3,8 @@
 //! - one validator of four killed: finality goes on and the grants keep being finalized;
 //! - restarted, it catches up with the others' finalized head;
 //! - two of four killed: finality stalls (blocks are still authored); one back: it resumes;
+//! - an upload not registered yet outlives its time-to-live while finality stalls (that clock runs
+//!   on the finalized chain's time), and expires once finality resumes;
 //! - every grant the pool accepted ends up finalized, and no finalized block is ever replaced;
 //! - the whole network killed and restarted: chain state, every finalized block and the pinned
 //!   ciphertext (on every node, read back and hash-checked) survive.
@@ -25,6 +27,10 @@ use std::{
 const PATIENTS: u32 = 32;
 /// One grant every 200 ms: 5 grants/s.
 const LOAD_INTERVAL: Duration = Duration::from_millis(200);
+/// The nodes' `--blob-pending-ttl`, in seconds: short, so that a stall outlasts it.
+const PENDING_TTL_S: u64 = 10;
+/// How often a node deletes expired uploads (`HOUSEKEEPING_EVERY` in `node/src/blobs/lifecycle.rs`).
+const HOUSEKEEPING_S: u64 = 30;
 
 /// Accepted grants: (extrinsic hash, patient index).
 type Accepted = Arc<Mutex<Vec<(H256, usize)>>>;
@@ -77,7 +83,8 @@ fn consortium_survives_validator_faults_under_grant_load() {
 	let dir = temp_dir("phr-faults-");
 	let patients: Vec<_> = (0..PATIENTS).map(patient).collect();
 	let spec = spec_with_patients(dir.path(), &patients);
-	let mut nodes = start_consortium(dir.path(), spec.to_str().unwrap(), &[]);
+	let ttl = PENDING_TTL_S.to_string();
+	let mut nodes = start_consortium(dir.path(), spec.to_str().unwrap(), &["--blob-pending-ttl", &ttl]);
 	assert!(wait_until(Duration::from_secs(150), || min_finalized(&nodes) >= 2), "finality; logs:\n{}", logs(&nodes));
 
 	// A pinned ciphertext: Eve (onboarded at H1) uploads at H1 and registers it; every node pins it.
@@ -130,11 +137,22 @@ fn consortium_survives_validator_faults_under_grant_load() {
 	std::thread::sleep(Duration::from_secs(6)); // a round already under way may still complete
 	let stalled_at = nodes[0].finalized_height().unwrap();
 	let best_before = nodes[0].best_height().unwrap();
-	std::thread::sleep(Duration::from_secs(16));
+	// An upload at H1 that nobody registers: on the node's clock its time-to-live passes during
+	// the stall (and a housekeeping round with it), on the finalized chain's it does not.
+	let unregistered = test_bytes(CHUNK + 3, 11);
+	let unregistered_hash = phr_primitives::ciphertext_hash(&unregistered);
+	eve.upload(&nodes[0], &unregistered).expect("an upload during the stall");
+	std::thread::sleep(Duration::from_secs(PENDING_TTL_S + HOUSEKEEPING_S + 5));
+	assert_eq!(
+		blob_state(&nodes[0], unregistered_hash, false),
+		"pending",
+		"an unregistered upload is kept while finality stalls; logs:\n{}",
+		logs(&nodes)
+	);
 	watcher.poll(&nodes[0]);
 	let (stalled_now, best_now) = (nodes[0].finalized_height().unwrap(), nodes[0].best_height().unwrap());
 	assert_eq!(stalled_now, stalled_at, "no finality with two of four validators down; logs:\n{}", logs(&nodes));
-	// H1's and H2's slots: 8 in 16 s, so about 4 blocks; 2 leaves room for missed slots.
+	// H1's and H2's slots: half of the 2 s slots, about 12 blocks in 51 s; 2 leaves room for missed slots.
 	assert!(best_now >= best_before + 2, "blocks are still authored ({best_before} -> {best_now})");
 
 	// H3 back: three of four again; finality resumes past the blocks authored meanwhile.
@@ -142,6 +160,10 @@ fn consortium_survives_validator_faults_under_grant_load() {
 	let resumed = wait_until(Duration::from_secs(120), || nodes[0].finalized_height().unwrap_or(0) >= best_now);
 	assert!(resumed, "finality resumes past block {best_now} with H3 back; logs:\n{}", logs(&nodes));
 	nodes[3].restart();
+	// The finalized chain's time now passes the upload's time-to-live: the next housekeeping
+	// deletes it.
+	let expired = wait_until(Duration::from_secs(HOUSEKEEPING_S + 30), || blob_state(&nodes[0], unregistered_hash, false) == "absent");
+	assert!(expired, "the unregistered upload expires once finality resumes; logs:\n{}", logs(&nodes));
 
 	// Load stops; every grant the pool accepted is finalized; no finalized block was replaced.
 	stop.store(true, Ordering::SeqCst);

@@ -16,13 +16,14 @@
 //! - `RecordErased`: purge every version's ciphertext and wrapped keys, end their read sessions;
 //! - `ReceiptsAnchored` for this node's batch in flight: remember the batch id.
 //!
-//! Every [`HOUSEKEEPING_EVERY`] it also deletes unregistered uploads past their time-to-live,
+//! Every [`HOUSEKEEPING_EVERY`] it also deletes unregistered uploads past their time-to-live (by
+//! the finalized block's timestamp: a stall of finality stops the clock of pending uploads),
 //! abandons uploads left idle, and forgets the nonces of expired requests.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use futures::StreamExt;
-use phr_blob_store::{BlobState, StoreError};
+use phr_blob_store::BlobState;
 use phr_primitives::CiphertextHash;
 use phr_runtime::{Hash, RuntimeEvent};
 use sc_client_api::BlockchainEvents;
@@ -255,9 +256,14 @@ fn catch_up(blobs: &Blobs) -> Result<(), BlobError> {
 	Ok(())
 }
 
-fn housekeeping(blobs: &Blobs) -> Result<(), StoreError> {
+fn housekeeping(blobs: &Blobs) -> Result<(), BlobError> {
 	let now = now_ms();
-	let expired = blobs.store.expire_pending(now)?;
+	// An unregistered upload's time-to-live runs on the FINALIZED chain's clock, not the node's:
+	// while finality stalls its registration may wait in an unfinalized block, and the upload must
+	// still be here when that block is final.
+	let chain = ChainView { client: &blobs.client };
+	let finalized_time = chain.timestamp(chain.finalized())?;
+	let expired = blobs.store.expire_pending(finalized_time)?;
 	if !expired.is_empty() {
 		log::info!(target: LOG_TARGET, "deleted {} uploads never registered on chain", expired.len());
 	}
