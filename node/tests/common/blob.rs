@@ -85,17 +85,26 @@ impl Requester {
 
 	/// Starts uploading `data` through `node` and sends nothing more; returns the begin answer.
 	pub fn begin_upload(&self, node: &Node, data: &[u8]) -> Result<Value, Value> {
-		let hash = phr_primitives::ciphertext_hash(data);
-		let request = self.request(node, BlobMethod::UploadCiphertext { size: data.len() as u64 }, BlobSubject::Ciphertext(hash));
-		node.rpc("phr_uploadBegin", json!([to_hex(&request.encode()), data.len() as u64]))
+		self.begin_upload_of(node, phr_primitives::ciphertext_hash(data), data.len() as u64)
+	}
+
+	/// Starts uploading `size` bytes that hash to `hash` through `node`; returns the begin answer.
+	pub fn begin_upload_of(&self, node: &Node, hash: CiphertextHash, size: u64) -> Result<Value, Value> {
+		let request = self.request(node, BlobMethod::UploadCiphertext { size }, BlobSubject::Ciphertext(hash));
+		node.rpc("phr_uploadBegin", json!([to_hex(&request.encode()), size]))
 	}
 
 	/// Uploads `data` through `node`: begun over JSON-RPC, the bytes over the binary endpoint
 	/// (`PUT /upload/<token>`) when the node runs one; returns the upload's status.
 	pub fn upload(&self, node: &Node, data: &[u8]) -> Result<Value, Value> {
-		let Some(port) = node.http_port() else { return self.upload_json(node, data) };
-		let hash = phr_primitives::ciphertext_hash(data);
-		let started = self.begin_upload(node, data)?;
+		self.upload_hashed(node, data, phr_primitives::ciphertext_hash(data))
+	}
+
+	/// [`Requester::upload`] of `data` whose hash is known already (the wallet hashes a record
+	/// while it seals it, so its upload hashes nothing again).
+	pub fn upload_hashed(&self, node: &Node, data: &[u8], hash: CiphertextHash) -> Result<Value, Value> {
+		let Some(port) = node.http_port() else { return self.upload_json_hashed(node, data, hash) };
+		let started = self.begin_upload_of(node, hash, data.len() as u64)?;
 		let Some(upload) = started["upload"].as_str() else { return node.rpc("phr_blobStatus", json!([hash])) };
 		let answer = super::http(port, "PUT", &format!("/upload/{upload}"), &[], data)
 			.map_err(|e| json!({ "transport": e.to_string() }))?;
@@ -108,8 +117,12 @@ impl Requester {
 
 	/// Uploads `data` through `node` over JSON-RPC only (begin, base64 chunks, finish).
 	pub fn upload_json(&self, node: &Node, data: &[u8]) -> Result<Value, Value> {
-		let hash = phr_primitives::ciphertext_hash(data);
-		let started = self.begin_upload(node, data)?;
+		self.upload_json_hashed(node, data, phr_primitives::ciphertext_hash(data))
+	}
+
+	/// [`Requester::upload_json`] of `data` whose hash is known already.
+	pub fn upload_json_hashed(&self, node: &Node, data: &[u8], hash: CiphertextHash) -> Result<Value, Value> {
+		let started = self.begin_upload_of(node, hash, data.len() as u64)?;
 		let Some(upload) = started["upload"].as_str() else { return node.rpc("phr_blobStatus", json!([hash])) };
 		for (index, chunk) in data.chunks(CHUNK).enumerate() {
 			node.rpc("phr_uploadChunk", json!([upload, index as u32, b64(chunk)]))?;
