@@ -130,6 +130,11 @@ fn describe(name: &str, phase: &Phase) {
 	);
 }
 
+/// The resident memory of the validator that holds the most, in MiB.
+fn largest_rss(nodes: &[Node]) -> f64 {
+	nodes.iter().filter_map(Node::rss_mib).fold(0.0, f64::max)
+}
+
 fn main() {
 	let patients_n: u32 = env_or("PHR_BENCH_PATIENTS", 512);
 	let per_patient: u32 = env_or("PHR_BENCH_PER_PATIENT", 24);
@@ -148,6 +153,9 @@ fn main() {
 	node_args.extend(extra.split_whitespace());
 	let nodes = start_consortium(dir.path(), spec.to_str().unwrap(), &node_args);
 	assert!(wait_until(Duration::from_secs(150), || min_finalized(&nodes) >= 3), "finality; logs:\n{}", logs(&nodes));
+	// Idle: the network finalizes and nothing is submitted yet.
+	std::thread::sleep(Duration::from_secs(10));
+	let idle_rss = largest_rss(&nodes);
 	let chain = ChainContext::of(&nodes[0]);
 	println!(
 		"chain throughput: 4 validators on loopback, {} cores, {patients_n} patients x {per_patient} extrinsics per phase",
@@ -240,6 +248,11 @@ fn main() {
 	let grant_cap = per_block_by_weight(&chain.signed_by(grant_call(account(&patients[0]), Alice.to_account_id()), &patients[0], 0));
 	let remark_cap = per_block_by_weight(&chain.signed_by(remark_call(0), &patients[0], 0));
 	println!("the runtime's weights admit {grant_cap} grants or {remark_cap} remarks in one block (normal class)");
+	// Idle again, after the load: what the nodes keep (caches, pools emptied).
+	std::thread::sleep(Duration::from_secs(10));
+	let after_rss = largest_rss(&nodes);
+	let rss: Vec<String> = nodes.iter().map(|n| format!("{} {:.0} MiB", n.name, n.rss_mib().unwrap_or(f64::NAN))).collect();
+	println!("resident memory, idle after the load: {}", rss.join(", "));
 	println!("report: | finalized `Access::grant`s per second, 4 validators | {:.0} /s | target ≥ 2,000 /s |", grant_phase.rate());
 	println!("report: | finalized `System::remark`s per second, same run (the floor) | {:.0} /s | grants/remarks = {ratio:.2} |", remark_phase.rate());
 	println!(
@@ -257,6 +270,16 @@ fn main() {
 		"report: | grant → finalized latency p50 / p95 at {latency_rate} grants/s | {:.0} ms / {:.0} ms | target p95 ≤ 5,000 ms (two 2 s blocks + 1 s) |",
 		ms(percentile(&latencies, 0.50)),
 		ms(percentile(&latencies, 0.95))
+	);
+	println!(
+		"report: | accepted extrinsics never finalized (remarks / grants; 60 s without progress ends a phase) | {} / {} of {} / {} accepted | target 0 |",
+		remark_phase.accepted.saturating_sub(remark_phase.finalized),
+		grant_phase.accepted.saturating_sub(grant_phase.finalized),
+		remark_phase.accepted,
+		grant_phase.accepted
+	);
+	println!(
+		"report: | resident memory of the largest validator, idle before / after the load | {idle_rss:.0} MiB / {after_rss:.0} MiB | target idle ≤ 300 MB (286 MiB) |"
 	);
 	drop(nodes);
 }

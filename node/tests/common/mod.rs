@@ -147,6 +147,18 @@ impl Node {
 		})
 	}
 
+	/// The node's process id, while it runs.
+	pub fn pid(&self) -> Option<u32> {
+		self.child.as_ref().map(Child::id)
+	}
+
+	/// The node's resident memory (`VmRSS` of /proc), in MiB, while it runs.
+	pub fn rss_mib(&self) -> Option<f64> {
+		let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+		let kib: f64 = status.lines().find_map(|line| line.strip_prefix("VmRSS:"))?.trim().strip_suffix("kB")?.trim().parse().ok()?;
+		Some(kib / 1024.0)
+	}
+
 	pub fn is_running(&mut self) -> bool {
 		matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
 	}
