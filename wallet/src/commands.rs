@@ -8,7 +8,7 @@ use phr_primitives::{
 	GrantId, GrantTerms, Grantee, GuardianPowers, KeyRecord, PolicyHospitals, ReceiptBatch, RecordId, RecordInfo, Rights,
 	Role, RoleSet, RotationReason, Scope, StaffView, TimeWindow,
 };
-use codec::{Decode, Encode};
+use codec::{Decode, DecodeAll, Encode};
 use phr_rpc_api::{Bytes, ErrorCode, PhrApiClient};
 use phr_runtime::{AccountId, BlockNumber, RuntimeCall, RuntimeEvent};
 use serde_json::{json, Value};
@@ -972,6 +972,21 @@ fn admin(cli: &Cli, command: &AdminCommand) -> Result<Report> {
 			};
 			(Call::propose { action }, format!("Proposed hospital {hospital} as a member; the other members must approve."), json!({ "proposedMember": hospital }))
 		},
+		AdminCommand::ProposeRateLimit { max, window } => {
+			let call = RuntimeCall::Consortium(Call::set_rate_limit { max_per_window: *max, window_blocks: *window });
+			let text = format!(
+				"Proposed a rate window of {max} extrinsics per account per {window} blocks; in force once the members approve."
+			);
+			(Call::propose { action: dispatch_action(&call)? }, text, json!({ "proposedRateLimit": { "max": max, "window": window } }))
+		},
+		AdminCommand::ProposeCall { call } => {
+			let bytes = crate::client::from_hex(call)?;
+			let decoded = RuntimeCall::decode_all(&mut &bytes[..]).map_err(|e| {
+				WalletError::Usage(format!("'{call}' is not a call of this runtime ({e})"))
+			})?;
+			let text = format!("Proposed dispatching {decoded:?} with the consortium's origin; carried out once the members approve.");
+			(Call::propose { action: dispatch_action(&decoded)? }, text, json!({ "proposedCall": to_hex(&bytes) }))
+		},
 		AdminCommand::ProposeRemoval { hospital } => (
 			Call::propose { action: ConsortiumAction::RemoveMember { hospital: *hospital } },
 			format!("Proposed removing hospital {hospital}; the other members must approve."),
@@ -992,6 +1007,11 @@ fn admin(cli: &Cli, command: &AdminCommand) -> Result<Report> {
 		report.text.push_str(&format!(" Proposal {proposal}: each other member approves with `phr admin approve {proposal}`."));
 	}
 	Ok(report)
+}
+
+/// A proposal to dispatch `call` with the consortium's origin.
+fn dispatch_action(call: &RuntimeCall) -> Result<pallet_consortium::ActionOf<phr_runtime::Runtime>> {
+	Ok(pallet_consortium::ConsortiumAction::Dispatch { call: bounded(call.encode(), "bytes in a proposed call")? })
 }
 
 fn parse_peer_id(peer_id: &str) -> Result<Vec<u8>> {

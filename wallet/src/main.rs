@@ -330,6 +330,21 @@ pub enum AdminCommand {
 	/// is not stored on chain until it is applied. Checked first against the chain's runtime.
 	#[command(after_help = "Example:\n  phr admin propose-upgrade target/release/wbuild/phr-runtime/phr_runtime.compact.compressed.wasm")]
 	ProposeUpgrade { wasm: std::path::PathBuf },
+	/// Propose a new rate window for the transaction pool: at most MAX extrinsics of one account
+	/// included per WINDOW blocks. Carried out with the consortium's origin once the members
+	/// approve (`Consortium::set_rate_limit`, dispatched by the proposal).
+	#[command(after_help = "Example:\n  phr admin propose-rate-limit --max 1200 --window 30")]
+	ProposeRateLimit {
+		#[arg(long)]
+		max: u32,
+		#[arg(long)]
+		window: u32,
+	},
+	/// Propose any call of the runtime (SCALE-encoded, hex), to be dispatched with the
+	/// consortium's origin once the members approve: the privileged calls of the runtime's pallets.
+	/// The call is decoded and shown before it is proposed.
+	#[command(after_help = "Example:\n  phr admin propose-call 0x0308640000001e000000")]
+	ProposeCall { call: String },
 	/// Enact an upgrade the consortium authorized: submits the blob (any account, or none, may).
 	#[command(after_help = "Example:\n  phr admin apply-upgrade target/release/wbuild/phr-runtime/phr_runtime.compact.compressed.wasm")]
 	ApplyUpgrade { wasm: std::path::PathBuf },

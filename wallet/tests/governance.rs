@@ -6,7 +6,8 @@
 //!   it. Its storage migration is first run natively against a snapshot of the network's state
 //!   (what `try-runtime` would do) with its checks; then, on chain, every grant submitted before,
 //!   during and after is finalized, state written before reads back after, the blob store keeps
-//!   serving and no node forks off.
+//!   serving and no node forks off. The new runtime then takes a privileged call (the pool's rate
+//!   window) by vote, dispatched with the consortium's origin.
 //! - On a dev node, a patient its hospital offboarded still revokes a grant and erases a record,
 //!   but can no longer grant; onboarded again, it can.
 
@@ -186,7 +187,8 @@ fn a_runtime_upgrade_by_vote_keeps_every_grant_and_every_byte() {
 
 	// The vote: H1 proposes, H2 and H3 approve (three of four), anyone applies.
 	let proposed = alice.ok(&["admin", "propose-upgrade", blob.to_str().unwrap()]);
-	assert_eq!(proposed["specVersion"], 105);
+	let new_version = phr_runtime::VERSION.spec_version;
+	assert_eq!(proposed["specVersion"], new_version);
 	let proposal = proposed["proposal"].as_u64().expect("the proposal's id").to_string();
 	let first = bob.ok(&["admin", "approve", &proposal]);
 	assert_eq!((first["executed"].clone(), first["approvals"].clone(), first["needed"].clone()), (json!(false), json!(2), json!(3)));
@@ -194,9 +196,9 @@ fn a_runtime_upgrade_by_vote_keeps_every_grant_and_every_byte() {
 	assert!(refused.contains("has not authorized"), "{refused}");
 	assert_eq!(charlie.ok(&["admin", "approve", &proposal])["executed"], true);
 	let applied = charlie.ok(&["admin", "apply-upgrade", blob.to_str().unwrap()]);
-	assert_eq!(applied["specVersion"], 105);
-	let upgraded = wait_until(Duration::from_secs(60), || nodes.iter().all(|n| spec_version(n) == 105));
-	assert!(upgraded, "every node runs spec 105; logs:\n{}", logs(&nodes));
+	assert_eq!(applied["specVersion"], new_version);
+	let upgraded = wait_until(Duration::from_secs(60), || nodes.iter().all(|n| spec_version(n) == new_version));
+	assert!(upgraded, "every node runs spec {new_version}; logs:\n{}", logs(&nodes));
 	let upgraded_at = min_finalized(&nodes);
 
 	// Grants go on under the new runtime for a while, then no new ones are made (what is pending
@@ -247,6 +249,16 @@ fn a_runtime_upgrade_by_vote_keeps_every_grant_and_every_byte() {
 	assert!(height > upgraded_at, "finality went on past the upgrade");
 	let hashes: Vec<Value> = nodes.iter().map(|n| n.rpc("chain_getBlockHash", json!([height])).unwrap()).collect();
 	assert!(hashes.windows(2).all(|w| w[0] == w[1]), "the nodes agree on block {height}: {hashes:?}");
+
+	// The new runtime's consortium origin: a passed proposal dispatches a privileged call (the
+	// pool's rate window), which no single hospital can make.
+	let proposed = alice.ok(&["admin", "propose-rate-limit", "--max", "900", "--window", "30"]);
+	let proposal = proposed["proposal"].as_u64().expect("the proposal's id").to_string();
+	assert_eq!(bob.ok(&["admin", "approve", &proposal])["executed"], false);
+	assert_eq!(charlie.ok(&["admin", "approve", &proposal])["executed"], true);
+	let stored = storage_at(&nodes[0], &pallet_consortium::RateLimitSet::<Runtime>::hashed_key(), finalized_head(&nodes[0]));
+	let limit = stored.map(|bytes| pallet_consortium::RateLimit::<BlockNumber>::decode(&mut &bytes[..]).expect("a rate limit"));
+	assert_eq!(limit, Some(pallet_consortium::RateLimit { max_per_window: 900, window_blocks: 30 }));
 }
 
 #[test]

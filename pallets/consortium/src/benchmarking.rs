@@ -208,5 +208,16 @@ mod benchmarks {
 		assert_eq!(RateWindowOf::<T>::get(&validator).map(|w| w.used), Some(1));
 	}
 
+	#[benchmark]
+	fn set_rate_limit() -> Result<(), BenchmarkError> {
+		let origin = T::AdminOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
+
+		#[extrinsic_call]
+		_(origin as <T as frame_system::Config>::RuntimeOrigin, 100, 10u32.into());
+
+		assert_eq!(RateLimitSet::<T>::get().map(|l| l.max_per_window), Some(100));
+		Ok(())
+	}
+
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(4), crate::mock::Test);
 }

@@ -5,8 +5,9 @@
 //!   `InvalidTransaction::Custom(UNREGISTERED_SIGNER)`;
 //! - an offboarded patient may sign only the calls of [`Config::RetainedRights`] (revoke, erase,
 //!   ...); anything else is refused with `InvalidTransaction::Custom(OFFBOARDED_PATIENT)`;
-//! - a registered signer may have at most [`Config::MaxExtrinsicsPerWindow`] extrinsics included per
-//!   window of [`Config::RateWindowBlocks`] blocks. The window is charged when a block includes an
+//! - a registered signer may have at most [`Pallet::rate_limit`] extrinsics included per window
+//!   (the runtime's [`Config::MaxExtrinsicsPerWindow`] per [`Config::RateWindowBlocks`] blocks until
+//!   the consortium votes other figures with `set_rate_limit`). The window is charged when a block includes an
 //!   extrinsic (`prepare`); one beyond it is left out of that block with
 //!   `InvalidTransaction::ExhaustsResources`, which the block builder skips without reporting it
 //!   to the pool, so it stays queued (with the signer's later nonces) until the next window.
@@ -27,14 +28,14 @@ use core::marker::PhantomData;
 use frame_support::{
 	dispatch::DispatchInfo,
 	pallet_prelude::TransactionSource,
-	traits::{Contains, Get},
+	traits::Contains,
 };
 use frame_system::pallet_prelude::BlockNumberFor;
 use phr_primitives::tx_error::{OFFBOARDED_PATIENT, UNREGISTERED_SIGNER};
 use scale_info::TypeInfo;
 use sp_runtime::{
 	traits::{
-		AsSystemOriginSigner, DispatchInfoOf, Dispatchable, TransactionExtension, ValidateResult,
+		AsSystemOriginSigner, DispatchInfoOf, Dispatchable, One, TransactionExtension, ValidateResult,
 	},
 	transaction_validity::{InvalidTransaction, TransactionPriority, TransactionValidityError, ValidTransaction},
 	Saturating, Weight,
@@ -64,16 +65,15 @@ impl<T> core::fmt::Debug for RegisteredSigner<T> {
 }
 
 impl<T: Config> Pallet<T> {
-	/// First block of the rate window that `now` falls in.
-	fn window_start(now: BlockNumberFor<T>) -> BlockNumberFor<T> {
-		let length = T::RateWindowBlocks::get();
-		now.saturating_sub(now % length)
-	}
-
-	/// How many extrinsics `who` had included in the current window.
-	fn used_in_window(who: &T::AccountId) -> (BlockNumberFor<T>, u32) {
-		let start = Self::window_start(frame_system::Pallet::<T>::block_number());
-		(start, RateWindowOf::<T>::get(who).filter(|w| w.start == start).map_or(0, |w| w.used))
+	/// How many extrinsics `who` had included in the current window (which starts at the
+	/// multiple of the window's length that `now` is in), and how many the window admits.
+	fn used_in_window(who: &T::AccountId) -> (BlockNumberFor<T>, u32, u32) {
+		let limit = Self::rate_limit();
+		let now = frame_system::Pallet::<T>::block_number();
+		// `set_rate_limit` and `integrity_test` keep the length positive.
+		let start = now.saturating_sub(now % limit.window_blocks.max(One::one()));
+		let used = RateWindowOf::<T>::get(who).filter(|w| w.start == start).map_or(0, |w| w.used);
+		(start, used, limit.max_per_window)
 	}
 
 	/// The window to charge for `who`'s next extrinsic, or `ExhaustsResources` if it is used up:
@@ -81,8 +81,8 @@ impl<T: Config> Pallet<T> {
 	pub fn next_rate_window(
 		who: &T::AccountId,
 	) -> Result<RateWindow<BlockNumberFor<T>>, TransactionValidityError> {
-		let (start, used) = Self::used_in_window(who);
-		if used >= T::MaxExtrinsicsPerWindow::get() {
+		let (start, used, max) = Self::used_in_window(who);
+		if used >= max {
 			return Err(InvalidTransaction::ExhaustsResources.into());
 		}
 		Ok(RateWindow { start, used: used.saturating_add(1) })
@@ -91,8 +91,8 @@ impl<T: Config> Pallet<T> {
 	/// Pool priority of `who`'s extrinsics: what is left of its window, so that a signer sending
 	/// a flood yields to the others, and is last (0) once its window is used up.
 	pub fn rate_priority(who: &T::AccountId) -> TransactionPriority {
-		let (_, used) = Self::used_in_window(who);
-		T::MaxExtrinsicsPerWindow::get().saturating_sub(used).into()
+		let (_, used, max) = Self::used_in_window(who);
+		max.saturating_sub(used).into()
 	}
 }
 

@@ -86,9 +86,16 @@ use frame_support::{
 };
 use frame_system::pallet_prelude::*;
 use phr_primitives::{AttributeCode, HospitalId, NodePeerId, ProposalId, Role, RoleSet};
-use sp_runtime::{traits::Zero, PerThing, Perbill, Saturating};
+use sp_runtime::{
+	traits::{Dispatchable, Zero},
+	PerThing, Perbill, Saturating,
+};
 
 const LOG_TARGET: &str = "runtime::consortium";
+
+/// How deeply a proposal's call may nest calls (as `frame_support::MAX_EXTRINSIC_DEPTH` bounds an
+/// extrinsic's).
+const MAX_CALL_DEPTH: u32 = 32;
 
 #[frame_support::pallet]
 pub mod pallet {
@@ -146,6 +153,19 @@ pub mod pallet {
 		/// validator whose keys arrive after its set was planned enters at the next session.
 		type HasSessionKeys: Contains<Self::AccountId>;
 
+		/// The runtime's origin type (`RuntimeOrigin`): a passed [`ConsortiumAction::Dispatch`]
+		/// builds it from [`Origin::Consortium`].
+		type OuterOrigin: From<Origin> + Into<<Self as frame_system::Config>::RuntimeOrigin>;
+
+		/// Who may change this pallet's parameters (`set_rate_limit`): in the runtime, the
+		/// consortium itself ([`EnsureConsortium`]), that is a passed proposal.
+		type AdminOrigin: EnsureOrigin<<Self as frame_system::Config>::RuntimeOrigin>;
+
+		/// Most weight of a call that a proposal may dispatch. Charged up front to the approval
+		/// that may pass it (refunded when it does not), so it must leave room in a block.
+		#[pallet::constant]
+		type MaxDispatchWeight: Get<Weight>;
+
 		type WeightInfo: WeightInfo;
 	}
 
@@ -153,6 +173,16 @@ pub mod pallet {
 		MemberInfo<<T as frame_system::Config>::AccountId, BlockNumberFor<T>, <T as Config>::MaxAdminsPerMember>;
 	pub type ActionOf<T> =
 		ConsortiumAction<<T as frame_system::Config>::AccountId, <T as Config>::MaxAdminsPerMember>;
+	/// The consortium as an origin: what a proposal that passed dispatches with.
+	#[pallet::origin]
+	#[derive(
+		Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, MaxEncodedLen, TypeInfo, Debug,
+	)]
+	pub enum Origin {
+		/// More than [`Config::ApprovalThreshold`] of the members approved.
+		Consortium,
+	}
+
 	pub type ProposalOf<T> = Proposal<
 		<T as frame_system::Config>::AccountId,
 		BlockNumberFor<T>,
@@ -223,6 +253,10 @@ pub mod pallet {
 	pub type RateWindowOf<T: Config> =
 		StorageMap<_, Blake2_128Concat, T::AccountId, RateWindow<BlockNumberFor<T>>>;
 
+	/// The rate window set by the consortium; `None`: the runtime's defaults.
+	#[pallet::storage]
+	pub type RateLimitSet<T: Config> = StorageValue<_, RateLimit<BlockNumberFor<T>>>;
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -256,6 +290,8 @@ pub mod pallet {
 		PatientOffboarded { patient: T::AccountId, hospital: HospitalId },
 		/// The next session's validator set was planned.
 		ValidatorSetPlanned { session: u32, validators: u32 },
+		/// The consortium set the rate window.
+		RateLimitChanged { max_per_window: u32, window_blocks: BlockNumberFor<T> },
 	}
 
 	#[pallet::error]
@@ -311,6 +347,12 @@ pub mod pallet {
 		NotPatient,
 		/// The runtime's hash type cannot hold a 32-byte code hash.
 		InvalidCodeHash,
+		/// The proposal's call does not decode as a call of this runtime.
+		UndecodableCall,
+		/// The proposal's call weighs more than `MaxDispatchWeight`.
+		CallTooHeavy,
+		/// A rate window needs a positive length and admits at least one extrinsic.
+		InvalidRateLimit,
 	}
 
 	#[pallet::genesis_config]
@@ -383,9 +425,12 @@ pub mod pallet {
 		///
 		/// Emits `Proposed`, then `Approved` for the proposer's own approval, and `Executed` when
 		/// that approval already passes the threshold (a consortium of one).
+		///
+		/// Charged for a dispatched call of up to `MaxDispatchWeight` (a consortium of one carries
+		/// it out at once); what the proposal does not dispatch is refunded.
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::propose(T::MaxMembers::get(), T::MaxProposals::get()))]
-		pub fn propose(origin: OriginFor<T>, action: ActionOf<T>) -> DispatchResult {
+		#[pallet::weight(Pallet::<T>::with_dispatch(T::WeightInfo::propose(T::MaxMembers::get(), T::MaxProposals::get())))]
+		pub fn propose(origin: OriginFor<T>, action: ActionOf<T>) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let hospital = Self::admin_hospital(&who)?;
 			ensure!(ProposalCount::<T>::get() < T::MaxProposals::get(), Error::<T>::TooManyProposals);
@@ -404,7 +449,8 @@ pub mod pallet {
 			ProposalCount::<T>::mutate(|count| *count = count.saturating_add(1));
 			OpenProposalsOf::<T>::insert(hospital, open_of_member.saturating_add(1));
 			Self::deposit_event(Event::Proposed { proposal, proposer: hospital, by: who.clone(), action });
-			Self::record_approval(proposal, hospital, who)
+			let dispatched = Self::record_approval(proposal, hospital, who)?;
+			Ok(Some(T::WeightInfo::propose(T::MaxMembers::get(), T::MaxProposals::get()).saturating_add(dispatched)).into())
 		}
 
 		/// Approve an open proposal. Origin: an admin of a member hospital that has not approved it.
@@ -412,9 +458,12 @@ pub mod pallet {
 		/// - `proposal`: the id from `Proposed`.
 		///
 		/// Emits `Approved`, and `Executed` when this approval passes the threshold.
+		///
+		/// Charged for a dispatched call of up to `MaxDispatchWeight`; refunded when this approval
+		/// does not pass a `Dispatch` proposal.
 		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::approve(T::MaxMembers::get(), T::MaxProposals::get()))]
-		pub fn approve(origin: OriginFor<T>, proposal: ProposalId) -> DispatchResult {
+		#[pallet::weight(Pallet::<T>::with_dispatch(T::WeightInfo::approve(T::MaxMembers::get(), T::MaxProposals::get())))]
+		pub fn approve(origin: OriginFor<T>, proposal: ProposalId) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let hospital = Self::admin_hospital(&who)?;
 			let open = Proposals::<T>::get(proposal).ok_or(Error::<T>::UnknownProposal)?;
@@ -423,7 +472,8 @@ pub mod pallet {
 				Error::<T>::ProposalExpired
 			);
 			ensure!(open.approvals.binary_search(&hospital).is_err(), Error::<T>::AlreadyApproved);
-			Self::record_approval(proposal, hospital, who)
+			let dispatched = Self::record_approval(proposal, hospital, who)?;
+			Ok(Some(T::WeightInfo::approve(T::MaxMembers::get(), T::MaxProposals::get()).saturating_add(dispatched)).into())
 		}
 
 		/// Withdraw an open proposal. Origin: an admin of the hospital that proposed it.
@@ -561,6 +611,26 @@ pub mod pallet {
 			info.offboarded = Some(Offboarding { by: hospital, at });
 			PatientOf::<T>::insert(&patient, info);
 			Self::deposit_event(Event::PatientOffboarded { patient, hospital });
+			Ok(())
+		}
+
+		/// Set the rate window: at most `max_per_window` extrinsics of one account included per
+		/// `window_blocks` blocks. Origin: [`Config::AdminOrigin`] (the consortium, by a passed
+		/// `Dispatch` proposal). In force from the next block; an account's count in the current
+		/// window is kept.
+		///
+		/// Emits `RateLimitChanged`.
+		#[pallet::call_index(8)]
+		#[pallet::weight(T::WeightInfo::set_rate_limit())]
+		pub fn set_rate_limit(
+			origin: OriginFor<T>,
+			max_per_window: u32,
+			window_blocks: BlockNumberFor<T>,
+		) -> DispatchResult {
+			T::AdminOrigin::ensure_origin(origin)?;
+			ensure!(max_per_window > 0 && !window_blocks.is_zero(), Error::<T>::InvalidRateLimit);
+			RateLimitSet::<T>::put(RateLimit { max_per_window, window_blocks });
+			Self::deposit_event(Event::RateLimitChanged { max_per_window, window_blocks });
 			Ok(())
 		}
 	}
@@ -732,15 +802,44 @@ impl<T: Config> Pallet<T> {
 				Self::check_admins(*hospital, admins)
 			},
 			ConsortiumAction::AuthorizeUpgrade { code_hash } => Self::code_hash(code_hash).map(|_| ()),
+			ConsortiumAction::Dispatch { call } => Self::decode_call(call).map(|_| ()),
 		}
+	}
+
+	/// The call a `Dispatch` proposal carries, if it decodes (nesting bounded) and weighs at most
+	/// `MaxDispatchWeight`.
+	pub fn decode_call(call: &EncodedCall) -> Result<<T as frame_system::Config>::RuntimeCall, Error<T>> {
+		use codec::DecodeLimit;
+		let call = <T as frame_system::Config>::RuntimeCall::decode_all_with_depth_limit(
+			MAX_CALL_DEPTH,
+			&mut &call[..],
+		)
+		.map_err(|_| Error::<T>::UndecodableCall)?;
+		let weight = frame_support::dispatch::GetDispatchInfo::get_dispatch_info(&call).call_weight;
+		ensure!(weight.all_lte(T::MaxDispatchWeight::get()), Error::<T>::CallTooHeavy);
+		Ok(call)
+	}
+
+	/// `weight` plus the most a passing `Dispatch` proposal may dispatch.
+	pub fn with_dispatch(weight: Weight) -> Weight {
+		weight.saturating_add(T::MaxDispatchWeight::get())
+	}
+
+	/// The rate window in force: the consortium's, or the runtime's defaults.
+	pub fn rate_limit() -> RateLimit<BlockNumberFor<T>> {
+		RateLimitSet::<T>::get().unwrap_or_else(|| RateLimit {
+			max_per_window: T::MaxExtrinsicsPerWindow::get(),
+			window_blocks: T::RateWindowBlocks::get(),
+		})
 	}
 
 	fn code_hash(bytes: &[u8; 32]) -> Result<T::Hash, Error<T>> {
 		T::Hash::decode(&mut &bytes[..]).map_err(|_| Error::<T>::InvalidCodeHash)
 	}
 
-	/// Adds `hospital`'s approval and executes the proposal when it passes.
-	fn record_approval(proposal: ProposalId, hospital: HospitalId, by: T::AccountId) -> DispatchResult {
+	/// Adds `hospital`'s approval and executes the proposal when it passes. Returns the weight of
+	/// the call it dispatched, if any.
+	fn record_approval(proposal: ProposalId, hospital: HospitalId, by: T::AccountId) -> Result<Weight, DispatchError> {
 		let mut open = Proposals::<T>::get(proposal).ok_or(Error::<T>::UnknownProposal)?;
 		let at = open.approvals.binary_search(&hospital).err().ok_or(Error::<T>::AlreadyApproved)?;
 		// Bounded by MaxMembers, and only members approve: cannot overflow.
@@ -749,11 +848,20 @@ impl<T: Config> Pallet<T> {
 		let (approvals, needed) = Self::tally(&open);
 		Self::deposit_event(Event::Approved { proposal, hospital, by, approvals, needed });
 
+		let mut dispatched = Weight::zero();
 		if approvals >= needed {
 			Self::remove_proposal(proposal);
-			let result = Self::check_action(&open.action)
-				.map_err(DispatchError::from)
-				.and_then(|()| Self::execute(open.action));
+			let result = Self::check_action(&open.action).map_err(DispatchError::from).and_then(|()| {
+				if let ConsortiumAction::Dispatch { call } = &open.action {
+					// Checked just above: it decodes and is within MaxDispatchWeight.
+					let call = Self::decode_call(call)?;
+					dispatched = frame_support::dispatch::GetDispatchInfo::get_dispatch_info(&call).call_weight;
+					let origin: <T as frame_system::Config>::RuntimeOrigin = T::OuterOrigin::from(Origin::Consortium).into();
+					// Each call runs in its own storage layer: one that fails leaves no change.
+					return call.dispatch(origin).map(|_| ()).map_err(|e| e.error);
+				}
+				Self::execute(open.action.clone())
+			});
 			if let Err(error) = result {
 				log::warn!(target: LOG_TARGET, "proposal {proposal} passed but failed: {error:?}");
 			}
@@ -761,7 +869,7 @@ impl<T: Config> Pallet<T> {
 		} else {
 			Proposals::<T>::insert(proposal, open);
 		}
-		Ok(())
+		Ok(dispatched)
 	}
 
 	fn remove_proposal(proposal: ProposalId) {
@@ -836,6 +944,8 @@ impl<T: Config> Pallet<T> {
 				// Emits `System::UpgradeAuthorized`; `apply_authorized_upgrade` checks the version.
 				frame_system::Pallet::<T>::do_authorize_upgrade(Self::code_hash(&code_hash)?, true);
 			},
+			// Dispatched by `record_approval`, which knows its weight.
+			ConsortiumAction::Dispatch { .. } => {},
 		}
 		Ok(())
 	}
@@ -917,6 +1027,24 @@ impl<T: Config> Pallet<T> {
 			ensure!(!staff.roles.contains(Role::Admin), "staff holds the admin role");
 		}
 		Ok(())
+	}
+}
+
+/// The consortium as an `EnsureOrigin`: passes only [`Origin::Consortium`], the origin of a call
+/// dispatched by a proposal that more than [`Config::ApprovalThreshold`] of the members approved.
+/// Pallets with privileged calls take it as their `AdminOrigin`.
+pub struct EnsureConsortium;
+
+impl<O: Into<Result<Origin, O>> + From<Origin>> EnsureOrigin<O> for EnsureConsortium {
+	type Success = ();
+
+	fn try_origin(outer: O) -> Result<(), O> {
+		outer.into().map(|Origin::Consortium| ())
+	}
+
+	#[cfg(feature = "runtime-benchmarks")]
+	fn try_successful_origin() -> Result<O, ()> {
+		Ok(O::from(Origin::Consortium))
 	}
 }
 

@@ -23,6 +23,7 @@ impl frame_system::Config for Test {
 
 parameter_types! {
 	pub const MoreThanTwoThirds: Perbill = Perbill::from_parts(666_666_667);
+	pub static MaxDispatchWeight: frame_support::weights::Weight = frame_support::weights::Weight::from_parts(1_000_000_000, 64 * 1024);
 }
 
 impl pallet_consortium::Config for Test {
@@ -36,6 +37,9 @@ impl pallet_consortium::Config for Test {
 	type RateWindowBlocks = ConstU64<10>;
 	type RetainedRights = OnlyRemarks;
 	type HasSessionKeys = HasKeys;
+	type OuterOrigin = RuntimeOrigin;
+	type AdminOrigin = crate::EnsureConsortium;
+	type MaxDispatchWeight = MaxDispatchWeight;
 	type WeightInfo = ();
 }
 

@@ -247,6 +247,86 @@ fn a_runtime_upgrade_is_authorized_by_vote_and_applied_by_anyone() {
 	});
 }
 
+fn dispatch(call: RuntimeCall) -> ActionOf<Test> {
+	ConsortiumAction::Dispatch { call: call.encode().try_into().expect("a small call") }
+}
+
+fn set_rate_limit(max_per_window: u32, window_blocks: u64) -> RuntimeCall {
+	RuntimeCall::Consortium(crate::Call::set_rate_limit { max_per_window, window_blocks })
+}
+
+#[test]
+fn a_passed_proposal_dispatches_a_privileged_call_with_the_consortium_origin() {
+	run(4, || {
+		// Nobody else has that origin: not an admin, not root.
+		assert_noop!(Consortium::set_rate_limit(origin(H1_ADMIN), 5, 20), DispatchError::BadOrigin);
+		assert_noop!(Consortium::set_rate_limit(RuntimeOrigin::root(), 5, 20), DispatchError::BadOrigin);
+
+		let id = NextProposalId::<Test>::get();
+		assert_ok!(Consortium::propose(origin(H1_ADMIN), dispatch(set_rate_limit(5, 20))));
+		assert_ok!(Consortium::approve(origin(H2_ADMIN), id));
+		assert_eq!(Consortium::rate_limit(), RateLimit { max_per_window: 3, window_blocks: 10 }, "two of four decide nothing");
+		let passed = Consortium::approve(origin(H3_ADMIN), id).expect("the third approval");
+		assert!(has_event(Event::Executed { proposal: id, result: Ok(()) }));
+		assert!(has_event(Event::RateLimitChanged { max_per_window: 5, window_blocks: 20 }));
+		assert_eq!(Consortium::rate_limit(), RateLimit { max_per_window: 5, window_blocks: 20 });
+		// The approval that passed it paid for the call it dispatched, and no more.
+		let approve = <() as WeightInfo>::approve(8, 4);
+		assert_eq!(passed.actual_weight, Some(approve + <() as WeightInfo>::set_rate_limit()));
+
+		// The pool's rate window follows: five extrinsics per window now.
+		for _ in 0..5 {
+			assert_eq!(include(PATIENT), Ok(()));
+		}
+		assert_eq!(include(PATIENT), Err(InvalidTransaction::ExhaustsResources.into()));
+	});
+}
+
+#[test]
+fn a_dispatched_call_that_fails_changes_nothing_and_is_reported() {
+	run(4, || {
+		// A zero-length window is refused by the call itself, after the vote.
+		let id = pass(dispatch(set_rate_limit(5, 0)), &[H1_ADMIN, H2_ADMIN, H3_ADMIN]);
+		assert!(has_event(Event::Executed { proposal: id, result: Err(Error::<Test>::InvalidRateLimit.into()) }));
+		assert_eq!(RateLimitSet::<Test>::get(), None);
+		// A call that needs a signed origin gets the consortium's, which is not one.
+		let id = pass(dispatch(RuntimeCall::Consortium(crate::Call::prune_expired { proposal: 0 })), &[H1_ADMIN, H2_ADMIN, H3_ADMIN]);
+		assert!(has_event(Event::Executed { proposal: id, result: Err(DispatchError::BadOrigin) }));
+		assert!(!Proposals::<Test>::contains_key(id));
+	});
+}
+
+#[test]
+fn a_proposal_must_carry_a_call_that_decodes_and_fits_the_weight_bound() {
+	run(4, || {
+		let garbage: EncodedCall = vec![0xff, 0x00, 0x13].try_into().unwrap();
+		assert_noop!(
+			Consortium::propose(origin(H1_ADMIN), ConsortiumAction::Dispatch { call: garbage }),
+			Error::<Test>::UndecodableCall
+		);
+		// A call with trailing bytes is not the call the members read.
+		let mut trailing = set_rate_limit(5, 20).encode();
+		trailing.push(0);
+		assert_noop!(
+			Consortium::propose(origin(H1_ADMIN), ConsortiumAction::Dispatch { call: trailing.try_into().unwrap() }),
+			Error::<Test>::UndecodableCall
+		);
+		// A call heavier than the bound is refused when proposed...
+		let weight = <() as WeightInfo>::set_rate_limit();
+		MaxDispatchWeight::set(weight.saturating_sub(frame_support::weights::Weight::from_parts(1, 0)));
+		assert_noop!(Consortium::propose(origin(H1_ADMIN), dispatch(set_rate_limit(5, 20))), Error::<Test>::CallTooHeavy);
+		// ...and when it passes, if the bound came down in between: it fails, nothing dispatched.
+		MaxDispatchWeight::set(weight);
+		let id = NextProposalId::<Test>::get();
+		assert_ok!(Consortium::propose(origin(H1_ADMIN), dispatch(set_rate_limit(5, 20))));
+		assert_ok!(Consortium::approve(origin(H2_ADMIN), id));
+		MaxDispatchWeight::set(weight.saturating_sub(frame_support::weights::Weight::from_parts(1, 0)));
+		assert_ok!(Consortium::approve(origin(H3_ADMIN), id));
+		assert!(has_event(Event::Executed { proposal: id, result: Err(Error::<Test>::CallTooHeavy.into()) }));
+		assert_eq!(RateLimitSet::<Test>::get(), None);
+	});
+}
+
 #[test]
 fn invalid_add_member_proposals_fail() {
 	run(4, || {

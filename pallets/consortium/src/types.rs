@@ -1,7 +1,7 @@
 //! The structs the consortium pallet keeps in storage and carries in proposals.
 
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
-use frame_support::{traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound};
+use frame_support::{traits::{ConstU32, Get}, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound};
 use phr_primitives::{AttributeCode, HospitalId, NodePeerId, RoleSet};
 use scale_info::TypeInfo;
 
@@ -43,6 +43,27 @@ pub enum ConsortiumAction<AccountId: Clone + PartialEq + Eq + core::fmt::Debug, 
 	/// enact it with `System::apply_authorized_upgrade(code)`, which checks the hash, that the spec
 	/// name is unchanged and that the spec version grows. The blob is never stored in a proposal.
 	AuthorizeUpgrade { code_hash: [u8; 32] },
+	/// Dispatch a call (SCALE-encoded `RuntimeCall`) with the consortium's own origin,
+	/// [`crate::Origin::Consortium`], which only a passed proposal has: how the consortium uses the
+	/// privileged calls of the runtime's pallets (their `AdminOrigin`). The call must decode and
+	/// weigh at most [`crate::Config::MaxDispatchWeight`], checked when proposed and again when it
+	/// passes; a call that then fails is reported in `Executed` and changes nothing.
+	Dispatch { call: EncodedCall },
+}
+
+/// Most bytes of a call a proposal may carry.
+pub const MAX_ENCODED_CALL: u32 = 4 * 1024;
+
+/// A SCALE-encoded runtime call carried by a proposal.
+pub type EncodedCall = BoundedVec<u8, ConstU32<MAX_ENCODED_CALL>>;
+
+/// The rate window in force: how many extrinsics one account may have included per window, and
+/// the window's length in blocks. Set by the consortium (`set_rate_limit`); until it is, the
+/// runtime's defaults ([`crate::Config::MaxExtrinsicsPerWindow`], [`crate::Config::RateWindowBlocks`]).
+#[derive(Encode, Decode, DecodeWithMemTracking, Clone, Copy, PartialEq, Eq, MaxEncodedLen, TypeInfo, Debug)]
+pub struct RateLimit<BlockNumber> {
+	pub max_per_window: u32,
+	pub window_blocks: BlockNumber,
 }
 
 /// An open proposal and the members that approved it so far.

@@ -1,9 +1,10 @@
 //! The consortium: members, votes, staff, patients, and the permissioned transaction pool.
 
-use crate::{BlockNumber, Runtime, RuntimeCall, DAYS};
+use crate::{BlockNumber, Runtime, RuntimeCall, RuntimeOrigin, DAYS};
 use frame_support::{
 	parameter_types,
 	traits::{ConstU32, Contains},
+	weights::Weight,
 };
 use sp_runtime::Perbill;
 
@@ -18,6 +19,8 @@ parameter_types! {
 	pub const ProposalLifetime: BlockNumber = 7 * DAYS;
 	/// Rate window: 30 blocks (one minute).
 	pub const RateWindowBlocks: BlockNumber = 30;
+	/// A proposal may dispatch a call of up to a tenth of a block's execution time.
+	pub MaxDispatchWeight: Weight = super::system::RuntimeBlockWeights::get().max_block / 10;
 }
 
 impl pallet_consortium::Config for Runtime {
@@ -35,6 +38,10 @@ impl pallet_consortium::Config for Runtime {
 	type RateWindowBlocks = RateWindowBlocks;
 	type RetainedRights = PatientRights;
 	type HasSessionKeys = SessionKeysRegistered;
+	type OuterOrigin = RuntimeOrigin;
+	/// The consortium's own parameters change only by a passed proposal.
+	type AdminOrigin = pallet_consortium::EnsureConsortium;
+	type MaxDispatchWeight = MaxDispatchWeight;
 	type WeightInfo = pallet_consortium::weights::SubstrateWeight<Runtime>;
 }
 
