@@ -28,12 +28,20 @@ pub trait PatientRegistry<AccountId> {
 pub trait AppendPermission<AccountId> {
 	/// `root` is the record being amended, `None` for a new record.
 	fn can_append(author: &AccountId, patient: &AccountId, category: Category, root: Option<RecordId>) -> bool;
+
+	/// The most one `can_append` costs (its benchmarked worst case): a call that asks it is charged
+	/// this on top of its own weight.
+	fn can_append_weight() -> sp_runtime::Weight;
 }
 
 /// Nobody but the patient may append.
 impl<AccountId> AppendPermission<AccountId> for () {
 	fn can_append(_: &AccountId, _: &AccountId, _: Category, _: Option<RecordId>) -> bool {
 		false
+	}
+
+	fn can_append_weight() -> sp_runtime::Weight {
+		sp_runtime::Weight::zero()
 	}
 }
 

@@ -206,5 +206,45 @@ mod benchmarks {
 		assert!(matches!(decision, Decision::Denied(Denial::WrongFacility(_))));
 	}
 
+	/// One block's sweep of expired grants over `n` live grants, none expired: what a chain whose
+	/// grants are live pays in every block.
+	#[benchmark]
+	fn sweep_live(n: Linear<0, { T::MaxGrantsPerPatient::get().min(GRANTS_SWEPT_PER_BLOCK) }>) {
+		let patient = patient::<T>();
+		grants::<T>(&patient, n);
+
+		#[block]
+		{
+			Pallet::<T>::sweep_expired_grants(Weight::MAX);
+		}
+
+		assert_eq!(GrantsByPatient::<T>::get(&patient).len() as u32, n);
+	}
+
+	/// One block's sweep that drops `n` expired grants, each with its indexes and a trail entry.
+	#[benchmark]
+	fn sweep_expired(n: Linear<0, { T::MaxGrantsPerPatient::get().min(GRANTS_SWEPT_PER_BLOCK) }>) {
+		let patient = patient::<T>();
+		let grantee: T::AccountId = account("grantee", 0, 0);
+		for _ in 0..n {
+			let terms = GrantTerms { grantee: Grantee::Account(grantee.clone()), ..almost_matching_terms::<T>() };
+			Pallet::<T>::grant(RawOrigin::Signed(patient.clone()).into(), patient.clone(), terms).expect("granting works");
+		}
+		for id in GrantsByPatient::<T>::get(&patient) {
+			GrantOf::<T>::mutate(id, |stored| {
+				if let Some(stored) = stored {
+					stored.terms.expires_at = 0;
+				}
+			});
+		}
+
+		#[block]
+		{
+			Pallet::<T>::sweep_expired_grants(Weight::MAX);
+		}
+
+		assert!(GrantsByPatient::<T>::get(&patient).is_empty());
+	}
+
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
 }

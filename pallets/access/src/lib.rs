@@ -572,16 +572,12 @@ pub const GRANTS_SWEPT_PER_BLOCK: u32 = 128;
 impl<T: Config> Pallet<T> {
 	/// Looks at up to [`GRANTS_SWEPT_PER_BLOCK`] grants from where the last sweep stopped (in
 	/// storage order, wrapping around) and drops those whose expiry has passed, within `limit`.
-	/// Charged with the runtime's database weights: one read per grant looked at, and the
-	/// reads and writes of a removal per grant dropped. Returns the weight used.
+	/// Charged by its benchmarks: `sweep_live` (grants looked at) and `sweep_expired` (grants
+	/// dropped, with their indexes and trail entries). Returns the weight used.
 	pub fn sweep_expired_grants(limit: Weight) -> Weight {
-		let db = T::DbWeight::get();
-		// The cursor, the timestamp; the cursor written back.
-		let base = db.reads_writes(2, 1);
-		let per_grant = db.reads(1);
-		// GrantsByPatient read and written, GrantOf and GrantsToAccount removed, the audit
-		// entry and length (read and written).
-		let per_drop = db.reads_writes(2, 5);
+		let base = T::WeightInfo::sweep_live(0);
+		let per_grant = T::WeightInfo::sweep_live(1).saturating_sub(base);
+		let per_drop = T::WeightInfo::sweep_expired(1).saturating_sub(T::WeightInfo::sweep_live(1));
 		if limit.any_lt(base.saturating_add(per_grant).saturating_add(per_drop)) {
 			return Weight::zero();
 		}
@@ -851,5 +847,11 @@ impl<T: Config> AppendPermission<T::AccountId> for Pallet<T> {
 		let staff = T::Directory::staff(author);
 		let root = root.unwrap_or(RecordId::MAX);
 		Self::match_grants(author, staff.as_ref(), patient, category, root, Right::Append, T::Time::now()).is_ok()
+	}
+
+	/// `decide` over a patient's `MaxGrantsPerPatient` grants, each evaluated to its last
+	/// condition: the same grant matching as `can_append`'s worst case, plus the record's lookup.
+	fn can_append_weight() -> Weight {
+		T::WeightInfo::decide(T::MaxGrantsPerPatient::get())
 	}
 }

@@ -305,6 +305,30 @@ fn the_sweep_is_bounded_per_block_and_resumes_where_it_stopped() {
 }
 
 #[test]
+fn the_sweep_is_charged_by_its_benchmarks_and_stays_within_its_limit() {
+	use crate::weights::WeightInfo as _;
+	type W = ();
+	run(|| {
+		let expiring = terms(Grantee::Account(DOCTOR), scope(&[Category::Other]), Rights::READ);
+		let live = GrantTerms { expires_at: START + 9 * HOUR, ..expiring.clone() };
+		for patient in 10..15u64 {
+			grant(patient, expiring.clone());
+			grant(patient, live.clone());
+		}
+		set_now(START + HOUR);
+		let (per_grant, per_drop) = (W::sweep_live(1) - W::sweep_live(0), W::sweep_expired(1) - W::sweep_live(1));
+		// Too little room for one grant looked at and dropped: nothing is done, nothing charged.
+		let short = W::sweep_live(0) + per_grant + per_drop - Weight::from_parts(1, 0);
+		assert_eq!(Access::sweep_expired_grants(short), Weight::zero());
+		assert_eq!(GrantOf::<Test>::iter().count(), 10);
+		// Ten grants looked at, five dropped: charged exactly that, by the benchmarks' terms.
+		let used = Access::sweep_expired_grants(Weight::MAX);
+		assert_eq!(used, W::sweep_live(10) + per_drop * 5);
+		assert_eq!(GrantOf::<Test>::iter().count(), 5);
+	});
+}
+
+#[test]
 fn amend_expiry_extends_and_shortens() {
 	run(|| {
 		let w = world();

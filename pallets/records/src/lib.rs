@@ -204,19 +204,23 @@ pub mod pallet {
 		/// - `category`: the coarse kind of record.
 		///
 		/// Emits `RecordRegistered`.
+		///
+		/// Charged for staff's append check over every grant of the patient; the patient's own
+		/// registration is refunded that part.
 		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::register())]
+		#[pallet::weight(T::WeightInfo::register().saturating_add(T::AppendPermission::can_append_weight()))]
 		pub fn register(
 			origin: OriginFor<T>,
 			patient: T::AccountId,
 			ciphertext_hash: CiphertextHash,
 			size: u64,
 			category: Category,
-		) -> DispatchResult {
+		) -> DispatchResultWithPostInfo {
 			let author = ensure_signed(origin)?;
 			ensure!(T::Patients::is_patient(&patient), Error::<T>::NotPatient);
+			let by_patient = author == patient;
 			ensure!(
-				author == patient || T::AppendPermission::can_append(&author, &patient, category, None),
+				by_patient || T::AppendPermission::can_append(&author, &patient, category, None),
 				Error::<T>::NotAllowed
 			);
 			Self::check_ciphertext(&ciphertext_hash, size)?;
@@ -224,27 +228,30 @@ pub mod pallet {
 			let record = Self::insert_version(&patient, &author, ciphertext_hash, size, category, None)?;
 			T::Audit::append(&patient, &author, AuditAction::RecordRegistered { record });
 			Self::deposit_event(Event::RecordRegistered { record, patient, author, category, ciphertext_hash, size });
-			Ok(())
+			Ok(by_patient.then(T::WeightInfo::register).into())
 		}
 
 		/// Amend a record: register a new version linked to `record`, its latest version.
 		/// Origin: the patient, or staff with an append right on the patient for the record.
 		///
 		/// Emits `RecordAmended`.
+		///
+		/// Charged as `register` is: staff's append check included, refunded to the patient.
 		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::amend(T::MaxVersions::get()))]
+		#[pallet::weight(T::WeightInfo::amend(T::MaxVersions::get()).saturating_add(T::AppendPermission::can_append_weight()))]
 		pub fn amend(
 			origin: OriginFor<T>,
 			record: RecordId,
 			ciphertext_hash: CiphertextHash,
 			size: u64,
-		) -> DispatchResult {
+		) -> DispatchResultWithPostInfo {
 			let author = ensure_signed(origin)?;
 			let previous = RecordOf::<T>::get(record).ok_or(Error::<T>::UnknownRecord)?;
 			ensure!(!previous.is_erased(), Error::<T>::RecordErased);
 			ensure!(previous.status == RecordStatus::Current, Error::<T>::NotLatestVersion);
+			let by_patient = author == previous.patient;
 			ensure!(
-				author == previous.patient ||
+				by_patient ||
 					T::AppendPermission::can_append(&author, &previous.patient, previous.category, Some(previous.root)),
 				Error::<T>::NotAllowed
 			);
@@ -273,7 +280,7 @@ pub mod pallet {
 				ciphertext_hash,
 				size,
 			});
-			Ok(())
+			Ok(by_patient.then(|| T::WeightInfo::amend(T::MaxVersions::get())).into())
 		}
 
 		/// Erase a record and every version of it, for good. Origin: the patient.

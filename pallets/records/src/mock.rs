@@ -50,7 +50,14 @@ impl AppendPermission<u64> for MedicationAppender {
 	fn can_append(author: &u64, patient: &u64, category: Category, _root: Option<RecordId>) -> bool {
 		*author == PHARMACIST && *patient == ALICE && category == Category::Medication
 	}
+
+	fn can_append_weight() -> frame_support::weights::Weight {
+		APPEND_CHECK_WEIGHT
+	}
 }
+
+/// What the mock's append check is charged.
+pub const APPEND_CHECK_WEIGHT: frame_support::weights::Weight = frame_support::weights::Weight::from_parts(5_000_000, 0);
 
 frame_support::parameter_types! {
 	pub const MaxCiphertextSize: u64 = 1 << 30;

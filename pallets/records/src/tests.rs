@@ -82,6 +82,25 @@ fn staff_with_append_right_registers_for_the_patient() {
 }
 
 #[test]
+fn staff_pay_for_the_append_check_and_the_patient_does_not() {
+	use frame_support::dispatch::GetDispatchInfo;
+	run(|| {
+		let call = crate::Call::<Test>::register { patient: ALICE, ciphertext_hash: hash(1), size: 10, category: Category::Medication };
+		let charged = call.get_dispatch_info().call_weight;
+		assert_eq!(charged, <() as WeightInfo>::register() + APPEND_CHECK_WEIGHT, "charged up front for the worst case");
+		// The patient's own registration is refunded the check; staff's is not.
+		let by_patient = Records::register(origin(ALICE), ALICE, hash(1), 10, Category::Medication).unwrap();
+		assert_eq!(by_patient.actual_weight, Some(<() as WeightInfo>::register()));
+		let by_staff = Records::register(origin(PHARMACIST), ALICE, hash(2), 10, Category::Medication).unwrap();
+		assert_eq!(by_staff.actual_weight, None, "the full weight");
+		let amend = crate::Call::<Test>::amend { record: 1, ciphertext_hash: hash(3), size: 10 };
+		assert_eq!(amend.get_dispatch_info().call_weight, <() as WeightInfo>::amend(3) + APPEND_CHECK_WEIGHT);
+		let amended = Records::amend(origin(ALICE), 1, hash(3), 10).unwrap();
+		assert_eq!(amended.actual_weight, Some(<() as WeightInfo>::amend(3)));
+	});
+}
+
+#[test]
 fn record_for_a_non_patient_fails() {
 	run(|| {
 		assert_noop!(
