@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# Regenerates the pallets' weights.rs from benchmarks run on this machine:
-# builds phr-node with `--features runtime-benchmarks` in its OWN target directory (a second full
-# build: the feature changes most crates; about 40 minutes cold on 2 cores), then runs
-# `phr-node benchmark pallet` for every PHR pallet over the `dev` genesis.
+# Regenerates the pallets' weights.rs from benchmarks run on this machine: builds phr-node with
+# `--features runtime-benchmarks` beside the plain build (`phr_bench_node_build` in scripts/env.sh;
+# docs/toolchain.md says how long that takes), then runs `phr-node benchmark pallet` for every PHR
+# pallet over the `dev` genesis. scripts/measure-weights.sh does the same for the database and
+# base weights of the runtime.
 #   scripts/benchmark.sh                 all pallets, 20 steps x 10 repeats
+# PHR_BENCH_NODE_READY=1: $PHR_BENCH_NODE is already built from this commit.
 #   STEPS=50 REPEAT=20 scripts/benchmark.sh pallet_access
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 "$here/setup.sh"
 # shellcheck source=scripts/env.sh
 source "$here/env.sh"
-export CARGO_TARGET_DIR="${PHR_BENCH_TARGET_DIR:-$HOME/.cache/phr-target-bench}"
 cd "$PHR_ROOT"
 
-cargo build --release --locked -p phr-node --features runtime-benchmarks
-node="$CARGO_TARGET_DIR/release/phr-node"
+[ "${PHR_BENCH_NODE_READY:-}" = 1 ] || phr_bench_node_build
+node="$PHR_BENCH_NODE"
 
 declare -A dirs=(
   [pallet_consortium]=pallets/consortium

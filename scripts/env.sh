@@ -23,6 +23,19 @@ phr_build() {
   (cd "$PHR_ROOT" && cargo test --release --locked --workspace --no-run "$@")
 }
 
+# Builds phr-node with `--features runtime-benchmarks` (what `benchmark pallet` and `benchmark
+# storage` need) in the SAME target directory: the crates the feature does not reach (RocksDB's
+# C++, libp2p, wasmtime, ...) are reused, the others are built once more beside their plain
+# variants. Keeps that binary as $PHR_BENCH_NODE, then restores the plain build: the feature build
+# rewrote the runtime's WASM in wbuild/, so the runtime's build script is made to run again.
+export PHR_BENCH_NODE="$CARGO_TARGET_DIR/release/phr-node-benchmarks"
+phr_bench_node_build() {
+  (cd "$PHR_ROOT" && cargo build --release --locked -p phr-node --features runtime-benchmarks) || return
+  cp "$CARGO_TARGET_DIR/release/phr-node" "$PHR_BENCH_NODE"
+  touch "$PHR_ROOT/runtime/build.rs"
+  phr_build
+}
+
 # Installs the portal's npm packages when package-lock.json changed (npm ci: exactly the lock's
 # versions) and builds web/dist, which `phr portal` serves.
 phr_portal_build() {

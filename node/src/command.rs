@@ -127,7 +127,33 @@ pub fn run() -> sc_cli::Result<()> {
 					cmd.run(client)
 				},
 				BenchmarkCmd::Machine(cmd) => cmd.run(&config, SUBSTRATE_REFERENCE_HARDWARE.clone()),
-				_ => Err("this benchmark is not supported by phr-node: use `benchmark pallet`, `block` or `machine`".into()),
+				// The database's read and write costs over the state at the best block:
+				// `rocksdb_weights.rs` for the runtime (scripts/measure-weights.sh).
+				// The database handles it needs are exposed only with `runtime-benchmarks`.
+				#[cfg(feature = "runtime-benchmarks")]
+				BenchmarkCmd::Storage(cmd) => {
+					let PartialComponents { client, backend, .. } = service::new_partial(&config)?;
+					let db = backend.expose_db();
+					let storage = backend.expose_storage();
+					let shared_trie_cache = backend.expose_shared_trie_cache();
+					cmd.run(config, client, db, storage, shared_trie_cache)
+				},
+				#[cfg(not(feature = "runtime-benchmarks"))]
+				BenchmarkCmd::Storage(_) => Err("`benchmark storage` needs a phr-node built with `--features runtime-benchmarks` \
+				                                 (scripts/measure-weights.sh does that)"
+					.into()),
+				// The execution time of an empty block and of one more signed extrinsic:
+				// `block_weights.rs` and `extrinsic_weights.rs` for the runtime. Run it on a
+				// fresh `--dev` database: the block it builds is block 1, in slot 0.
+				BenchmarkCmd::Overhead(cmd) => {
+					let PartialComponents { client, .. } = service::new_partial(&config)?;
+					let builder = crate::benchmarking::RemarkBuilder::new(client.clone());
+					let inherents = crate::benchmarking::inherent_data()?;
+					cmd.run(config.chain_spec.name().into(), client, inherents, Vec::new(), &builder, false)
+				},
+				_ => Err("this benchmark is not supported by phr-node: use `benchmark pallet`, `storage`, \
+				          `overhead`, `block` or `machine`"
+					.into()),
 			})
 		},
 		Some(Subcommand::ChainInfo(cmd)) => {
