@@ -1,7 +1,8 @@
 //! Consortium throughput on the four-validator local network (real `phr-node` processes on
 //! loopback, 2 s Aura slots, GRANDPA): first the latency from submitting a grant to seeing it
 //! finalized, at a steady rate on the quiet network; then finalized `System::remark`s per second
-//! (the chain's own floor) and finalized `Access::grant`s per second, in the same run. Run by
+//! (the chain's own floor), finalized `Access::grant`s per second, and finalized grants signed by
+//! their patients and relayed in `Access::grant_batch`es per second, in the same run. Run by
 //! `scripts/bench.sh` (`cargo bench --workspace --profile release --bench chain_throughput`).
 //!
 //! The load: `PHR_BENCH_PATIENTS` patients (onboarded in genesis, spread over H1..H4), each
@@ -15,13 +16,13 @@
 mod common;
 
 use std::{
-	collections::HashMap,
+	collections::{BTreeMap, HashMap},
 	time::{Duration, Instant},
 };
 
 use common::{load::*, *};
 use sp_core::H256;
-use sp_keyring::Sr25519Keyring::Alice;
+use sp_keyring::Sr25519Keyring::{Alice, Bob, Charlie, Dave};
 
 struct Phase {
 	count: usize,
@@ -128,6 +129,38 @@ fn describe(name: &str, phase: &Phase) {
 		phase.blocks,
 		phase.max_per_block
 	);
+}
+
+/// Why the validators' block authoring ended each block they proposed, counted from their logs
+/// (sc-basic-authorship logs `end: <reason>` for every proposal, and exports the same count to
+/// Prometheus as `substrate_proposer_end_proposal_reason`).
+fn end_reasons(nodes: &[Node]) -> BTreeMap<String, usize> {
+	let mut reasons = BTreeMap::new();
+	for node in nodes {
+		let log = std::fs::read_to_string(node.base.with_extension("log")).unwrap_or_default();
+		for line in log.lines().filter(|l| l.contains("Prepared block for proposing")) {
+			if let Some(reason) = line.split("; end: ").nth(1).and_then(|rest| rest.split(';').next()) {
+				*reasons.entry(reason.trim().to_string()).or_default() += 1;
+			}
+		}
+	}
+	reasons
+}
+
+/// The reasons counted in `after` and not yet in `before`, as `reason n, ...`.
+fn reasons_between(before: &BTreeMap<String, usize>, after: &BTreeMap<String, usize>) -> String {
+	let parts: Vec<String> = after
+		.iter()
+		.filter_map(|(reason, n)| {
+			let new = n - before.get(reason).copied().unwrap_or(0);
+			(new > 0).then(|| format!("{reason} {new}"))
+		})
+		.collect();
+	if parts.is_empty() {
+		"none".into()
+	} else {
+		parts.join(", ")
+	}
 }
 
 /// The resident memory of the validator that holds the most, in MiB.
@@ -238,11 +271,69 @@ fn main() {
 	println!("signed {} extrinsics in {:.1} s", 2 * per_patient * patients_n, signing.elapsed().as_secs_f64());
 
 	std::thread::sleep(Duration::from_secs(4));
+	let before_remarks = end_reasons(&nodes);
 	let remark_phase = run_phase(&nodes, remarks);
 	describe("System::remark", &remark_phase);
+	let after_remarks = end_reasons(&nodes);
+	println!("blocks proposed during the remark phase ended by: {}", reasons_between(&before_remarks, &after_remarks));
 	std::thread::sleep(Duration::from_secs(6));
+	let before_grants = end_reasons(&nodes);
 	let grant_phase = run_phase(&nodes, grants);
 	describe("Access::grant", &grant_phase);
+	let grant_reasons = reasons_between(&before_grants, &end_reasons(&nodes));
+	println!("blocks proposed during the grant phase ended by: {grant_reasons}");
+
+	// Batched: the same number of grants, each signed by its patient (relay nonces 0..), relayed
+	// by the four hospitals' admins in `Access::grant_batch`es of PHR_BENCH_BATCH, each patient's
+	// grants by its own hospital's admin in nonce order. Counted as the items applied in the
+	// finalized batches (every patient's grants checked afterwards).
+	let batch_size: usize = env_or("PHR_BENCH_BATCH", 256);
+	std::thread::sleep(Duration::from_secs(6));
+	let valid_until = nodes[0].finalized_height().unwrap_or(0) + 1_200;
+	let relayers = [Alice, Bob, Charlie, Dave];
+	let signing = Instant::now();
+	let mut batches: Vec<Vec<Vec<u8>>> = vec![Vec::new(); 4];
+	for (h, relayer) in relayers.iter().enumerate() {
+		let mut items = Vec::new();
+		for k in 0..per_patient {
+			for (_, pair) in patients.iter().enumerate().filter(|(i, _)| i % 4 == h) {
+				items.push(signed_grant(pair, Alice.to_account_id(), k, valid_until, chain.genesis));
+			}
+		}
+		let first = nodes[h]
+			.rpc("system_accountNextIndex", serde_json::json!([relayer.to_account_id().to_string()]))
+			.ok()
+			.and_then(|n| n.as_u64())
+			.expect("the relayer's next nonce") as u32;
+		for (j, chunk) in items.chunks(batch_size).enumerate() {
+			let items = chunk.to_vec().try_into().expect("PHR_BENCH_BATCH at most MaxGrantBatch");
+			let call = phr_runtime::RuntimeCall::Access(pallet_access::Call::grant_batch { items });
+			batches[h].push(chain.signed(call, *relayer, first + j as u32));
+		}
+	}
+	let items_total = per_patient as usize * patients.len();
+	println!("signed {items_total} relayed grants in {} batches in {:.1} s", batches.iter().map(Vec::len).sum::<usize>(), signing.elapsed().as_secs_f64());
+	let before_batches = end_reasons(&nodes);
+	let batch_phase = run_phase(&nodes, batches);
+	let batch_reasons = reasons_between(&before_batches, &end_reasons(&nodes));
+	describe("Access::grant_batch (extrinsics)", &batch_phase);
+	// Every patient's grants: what the phases before left, plus its relayed ones.
+	let at = nodes[0].rpc("chain_getFinalizedHead", serde_json::json!([])).expect("finalized head");
+	let applied: usize = patients
+		.iter()
+		.map(|p| {
+			let key = pallet_access::RelayNonce::<phr_runtime::Runtime>::hashed_key_for(account(p));
+			let stored = nodes[0].rpc("state_getStorage", serde_json::json!([to_hex(&key), at])).expect("state_getStorage");
+			let bytes = stored.as_str().map(|h| hex::decode(h.trim_start_matches("0x")).expect("hex")).unwrap_or_default();
+			<u32 as codec::Decode>::decode(&mut &bytes[..]).unwrap_or(0) as usize
+		})
+		.sum();
+	let batch_rate = applied as f64 / batch_phase.elapsed.as_secs_f64();
+	println!(
+		"relayed grants: {applied} of {items_total} signed grants used (relay nonces), {:.0} finalized grants/s in batches of {batch_size}; \
+		 blocks ended by: {batch_reasons}",
+		batch_rate
+	);
 
 	let ratio = grant_phase.rate() / remark_phase.rate();
 	let grant_cap = per_block_by_weight(&chain.signed_by(grant_call(account(&patients[0]), Alice.to_account_id()), &patients[0], 0));
@@ -254,6 +345,9 @@ fn main() {
 	let rss: Vec<String> = nodes.iter().map(|n| format!("{} {:.0} MiB", n.name, n.rss_mib().unwrap_or(f64::NAN))).collect();
 	println!("resident memory, idle after the load: {}", rss.join(", "));
 	println!("report: | finalized `Access::grant`s per second, 4 validators | {:.0} /s | target ≥ 2,000 /s |", grant_phase.rate());
+	println!(
+		"report: | finalized patient-signed grants per second relayed in `Access::grant_batch`es of {batch_size}, same run | {batch_rate:.0} /s | target ≥ 2,000 /s; single grants above |"
+	);
 	println!("report: | finalized `System::remark`s per second, same run (the floor) | {:.0} /s | grants/remarks = {ratio:.2} |", remark_phase.rate());
 	println!(
 		"report: | most extrinsics in one block (grants / remarks) | {} / {} | the weights admit {grant_cap} / {remark_cap} per 2 s block: at most {} grants/s |",
@@ -281,5 +375,19 @@ fn main() {
 	println!(
 		"report: | resident memory of the largest validator, idle before / after the load | {idle_rss:.0} MiB / {after_rss:.0} MiB | target idle ≤ 300 MB (286 MiB) |"
 	);
+	println!("report: | why the blocks proposed during the grant phase ended (all four validators' logs) | {grant_reasons} | |");
 	drop(nodes);
+	// PHR_BENCH_KEEP_STATE=<dir>: H1's database as the load left it, and the chain spec, for
+	// `phr-node benchmark storage` (scripts/measure-weights.sh). The nodes are stopped first.
+	if let Ok(keep) = std::env::var("PHR_BENCH_KEEP_STATE") {
+		let keep = std::path::PathBuf::from(keep);
+		std::fs::create_dir_all(&keep).expect("the directory to keep the state in");
+		let copied = std::process::Command::new("cp")
+			.args(["-a", dir.path().join("h1").to_str().unwrap(), keep.to_str().unwrap()])
+			.status()
+			.is_ok_and(|s| s.success());
+		assert!(copied, "H1's database copied to {}", keep.display());
+		std::fs::copy(&spec, keep.join("spec.json")).expect("the chain spec copied");
+		println!("H1's database after the load kept in {} (chain spec: spec.json)", keep.display());
+	}
 }

@@ -174,6 +174,29 @@ impl Node {
 		Ok(Some(*authorization.code_hash()))
 	}
 
+	/// A grant of the wallet's patient signed for a relayer (`Access::grant_batch`): its next
+	/// relay nonce (read at the best block), valid for 600 blocks (20 minutes) from the
+	/// finalized one.
+	pub fn sign_relayed_grant(
+		&self,
+		wallet: &Wallet,
+		terms: phr_primitives::GrantTerms<AccountId>,
+	) -> Result<pallet_access::SignedGrantOf<phr_runtime::Runtime>> {
+		let patient = wallet.account();
+		let key = pallet_access::RelayNonce::<phr_runtime::Runtime>::hashed_key_for(&patient);
+		let answer: Option<String> = self.call("state_getStorage", vec![Value::from(to_hex(&key))])?;
+		let nonce = match answer {
+			Some(answer) => u32::decode(&mut &from_hex(&answer)?[..])
+				.map_err(|e| WalletError::Corrupt(format!("the relay nonce does not decode ({e}): update the wallet")))?,
+			None => 0,
+		};
+		let genesis = self.block_hash(0)?;
+		let valid_until = self.block_number(self.finalized_head()?)?.saturating_add(600);
+		let payload = pallet_access::relayed_grant_payload(&genesis, &patient, &terms, nonce, &valid_until);
+		let signature = wallet.sign(&payload);
+		Ok(pallet_access::SignedGrant { patient, terms, nonce, valid_until, signature })
+	}
+
 	/// The version of the runtime the chain runs at the node's best block.
 	pub fn runtime_version(&self) -> Result<sp_version::RuntimeVersion> {
 		self.call("state_getRuntimeVersion", vec![])

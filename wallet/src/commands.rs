@@ -661,7 +661,22 @@ fn grant(cli: &Cli, args: &GrantArgs) -> Result<Report> {
 	};
 	let expires_at = now_ms() + parse_duration(&args.expires)?;
 	let terms = GrantTerms { grantee: grantee.clone(), scope: scope.clone(), rights, expires_at, conditions };
-	let finalized = node.submit(&wallet, RuntimeCall::Access(pallet_access::Call::grant { patient: patient.clone(), terms }))?;
+	let call = if args.relayed {
+		if patient != wallet.account() {
+			return Err(WalletError::Usage("a relayed grant is signed by its patient: --relayed cannot be used with --patient".into()));
+		}
+		let item = node.sign_relayed_grant(&wallet, terms)?;
+		pallet_access::Call::grant_batch { items: bounded(vec![item], "signed grants in a batch")? }
+	} else {
+		pallet_access::Call::grant { patient: patient.clone(), terms }
+	};
+	let finalized = node.submit(&wallet, RuntimeCall::Access(call))?;
+	if let Some(error) = finalized.events.iter().find_map(|e| match e {
+		RuntimeEvent::Access(pallet_access::Event::RelayedGrantFailed { error, .. }) => Some(*error),
+		_ => None,
+	}) {
+		return Err(WalletError::Dispatch(crate::client::dispatch_error_name(&error)));
+	}
 	let id = event(&finalized, |e| match e {
 		RuntimeEvent::Access(pallet_access::Event::AccessGranted { grant, .. }) => Some(*grant),
 		_ => None,

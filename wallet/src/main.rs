@@ -217,6 +217,11 @@ pub struct GrantArgs {
 	/// Grant for this patient (a guardian); default: yourself.
 	#[arg(long)]
 	pub patient: Option<String>,
+	/// Sign the grant for a relayer instead of sending it as an extrinsic of its own: it travels in
+	/// an `Access::grant_batch` (here, a batch of one sent by this wallet; a hospital's gateway
+	/// batches many patients' grants). The patient's own grants only.
+	#[arg(long)]
+	pub relayed: bool,
 }
 
 #[derive(Subcommand)]

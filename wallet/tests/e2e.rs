@@ -73,7 +73,9 @@ fn add_share_read_revoke_rekey_fhir_and_audit() {
 	let refused = eve.phr(&["record", "get", &scan_id, "-o", dir.path().join("early").to_str().unwrap()]).unwrap_err();
 	assert!(refused.contains("access denied") && refused.contains("NoGrant"), "{refused}");
 	let to_eve = bob.ok(&["grant", "--to", &address(Sr25519Keyring::Eve), "--categories", "all", "--expires", "1h"]);
-	bob.ok(&["grant", "--to", &address(Sr25519Keyring::Dave), "--categories", "all", "--expires", "1h"]);
+	// Dave's grant travels the other way: signed by Bob for a relayer, in an `Access::grant_batch`.
+	let to_dave = bob.ok(&["grant", "--to", &address(Sr25519Keyring::Dave), "--categories", "all", "--expires", "1h", "--relayed"]);
+	assert!(to_dave["grant"].as_u64().is_some(), "{to_dave}");
 	for (reader, name) in [(&eve, "eve"), (&dave, "dave")] {
 		let out = dir.path().join(format!("scan-{name}.bin"));
 		let got = reader.ok(&["record", "get", &scan_id, "-o", out.to_str().unwrap()]);

@@ -59,6 +59,18 @@ pub fn grant_call(patient: AccountId, grantee: AccountId) -> RuntimeCall {
 	RuntimeCall::Access(pallet_access::Call::grant { patient, terms })
 }
 
+/// A grant like [`grant_call`]'s, signed by its patient for a relayer (`Access::grant_batch`):
+/// the patient's relay nonce `nonce`, valid until block `valid_until` of the chain `genesis`.
+pub fn signed_grant(patient: &sr25519::Pair, grantee: AccountId, nonce: u32, valid_until: u32, genesis: H256) -> pallet_access::SignedGrantOf<phr_runtime::Runtime> {
+	let RuntimeCall::Access(pallet_access::Call::grant { terms, .. }) = grant_call(account(patient), grantee) else {
+		unreachable!("grant_call makes a grant")
+	};
+	let who = account(patient);
+	let payload = pallet_access::relayed_grant_payload(&genesis, &who, &terms, nonce, &valid_until);
+	let signature = patient.sign(&payload).into();
+	pallet_access::SignedGrant { patient: who, terms, nonce, valid_until, signature }
+}
+
 /// `System::remark` with 32 bytes: the chain's cheapest signed extrinsic.
 pub fn remark_call(tag: u64) -> RuntimeCall {
 	let mut remark = tag.to_le_bytes().to_vec();

@@ -246,5 +246,31 @@ mod benchmarks {
 		assert!(GrantsByPatient::<T>::get(&patient).is_empty());
 	}
 
+	/// `n` grants signed by `n` patients (each its first), relayed in one batch: per item a
+	/// signature check, the nonce, and the grant.
+	#[benchmark]
+	fn grant_batch(n: Linear<1, { T::MaxGrantBatch::get() }>) {
+		let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
+		let valid_until = frame_system::Pallet::<T>::block_number() + 10u32.into();
+		let grantee: T::AccountId = account("grantee", 0, 0);
+		let items: Vec<SignedGrantOf<T>> = (0..n)
+			.map(|i| {
+				let patient = T::BenchmarkHelper::signer(i);
+				T::Patients::register_patient_for_benchmark(&patient);
+				let terms = GrantTerms { grantee: Grantee::Account(grantee.clone()), ..almost_matching_terms::<T>() };
+				let payload = relayed_grant_payload(&genesis, &patient, &terms, 0, &valid_until);
+				let signature = T::BenchmarkHelper::sign(&patient, &payload);
+				SignedGrant { patient, terms, nonce: 0, valid_until, signature }
+			})
+			.collect();
+		let relayer = staff::<T>("relayer", &[Role::Nurse]);
+		let items: BoundedVec<_, T::MaxGrantBatch> = items.try_into().expect("at most MaxGrantBatch");
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(relayer), items);
+
+		assert_eq!(NextGrantId::<T>::get() as u32, n);
+	}
+
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
 }

@@ -54,6 +54,7 @@
 //!
 //! - The patient, or a guardian with the grant-management power: `grant`, `revoke`, `amend_expiry`,
 //!   `give_consent`, `withdraw_consent`.
+//! - Any registered account (a relayer), with each item signed by its patient: `grant_batch`.
 //! - The patient: `appoint_guardian`; the patient or the guardian: `remove_guardian`.
 //! - Staff with the emergency role: `open_emergency`; an auditor of another hospital than the
 //!   opener's: `review_emergency`.
@@ -87,6 +88,16 @@ use phr_primitives::{
 	PurposeCode, Purpose, ReceiptBatch, RecordId, Right, Role, StaffView,
 };
 use sp_core::H256;
+use sp_runtime::traits::{IdentifyAccount, Verify, Zero};
+
+/// Accounts and signatures for the benchmarks of `grant_batch`.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkHelper<AccountId, Signature> {
+	/// The `n`th account that can sign.
+	fn signer(n: u32) -> AccountId;
+	/// `who`'s signature over `payload`.
+	fn sign(who: &AccountId, payload: &[u8]) -> Signature;
+}
 
 #[frame_support::pallet]
 pub mod pallet {
@@ -125,8 +136,29 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxEmergencyDuration: Get<Moment>;
 
+		/// The signature a patient puts on a grant that a relayer submits (`grant_batch`); in the
+		/// runtime the same `MultiSignature` its extrinsics carry.
+		type RelaySignature: Parameter + Verify<Signer = Self::RelaySigner>;
+
+		/// Who makes a [`Config::RelaySignature`]: the patient's account.
+		type RelaySigner: IdentifyAccount<AccountId = Self::AccountId>;
+
+		/// Most signed grants in one `grant_batch`.
+		#[pallet::constant]
+		type MaxGrantBatch: Get<u32>;
+
+		/// Makes signing accounts and their signatures for the benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: BenchmarkHelper<Self::AccountId, Self::RelaySignature>;
+
 		type WeightInfo: WeightInfo;
 	}
+
+	pub type SignedGrantOf<T> = SignedGrant<
+		<T as frame_system::Config>::AccountId,
+		BlockNumberFor<T>,
+		<T as Config>::RelaySignature,
+	>;
 
 	pub type GrantOfT<T> = Grant<<T as frame_system::Config>::AccountId, BlockNumberFor<T>>;
 	pub type AuditEntryOf<T> = AuditEntry<<T as frame_system::Config>::AccountId, BlockNumberFor<T>>;
@@ -209,6 +241,10 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type ExpirySweepCursor<T: Config> = StorageValue<_, BoundedVec<u8, ConstU32<128>>, OptionQuery>;
 
+	/// Patient -> the nonce its next relayed grant must carry.
+	#[pallet::storage]
+	pub type RelayNonce<T: Config> = StorageMap<_, Blake2_128Concat, T::AccountId, u32, ValueQuery>;
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -243,6 +279,11 @@ pub mod pallet {
 		/// The grant's expiry passed and the chain dropped it: it no longer counts against
 		/// `MaxGrantsPerPatient`. (It stopped granting anything at its expiry already.)
 		AccessExpired { grant: GrantId, patient: T::AccountId },
+		/// `relayer` submitted signed grants: `granted` applied, `failed` refused (each refusal
+		/// has its `RelayedGrantFailed`).
+		GrantBatch { relayer: T::AccountId, granted: u32, failed: u32 },
+		/// Item `index` of a `grant_batch` was refused with `error`; the others were not affected.
+		RelayedGrantFailed { index: u32, patient: T::AccountId, error: DispatchError },
 	}
 
 	#[pallet::error]
@@ -301,6 +342,14 @@ pub mod pallet {
 		/// An attribute policy must name the hospitals whose staff it admits (or say explicitly
 		/// that it admits staff of every member).
 		PolicyNamesNoHospital,
+		/// A signed grant's last valid block has passed.
+		SignedGrantExpired,
+		/// A signed grant's nonce is not the patient's next relay nonce (used, or out of order).
+		BadRelayNonce,
+		/// A signed grant's signature is not its patient's over this chain's grant.
+		BadRelaySignature,
+		/// A batch holds at least one signed grant.
+		EmptyGrantBatch,
 	}
 
 	#[pallet::hooks]
@@ -329,23 +378,7 @@ pub mod pallet {
 		#[pallet::weight(T::WeightInfo::grant(T::MaxGrantsPerPatient::get()))]
 		pub fn grant(origin: OriginFor<T>, patient: T::AccountId, terms: GrantTerms<T::AccountId>) -> DispatchResult {
 			let by = ensure_signed(origin)?;
-			Self::ensure_manager(&by, &patient)?;
-			// An offboarded patient keeps what takes exposure back, not the power to widen it.
-			ensure!(T::Patients::is_patient(&patient), Error::<T>::UnknownPatient);
-			Self::check_terms(&patient, &terms)?;
-
-			let grant = NextGrantId::<T>::get();
-			GrantsByPatient::<T>::try_mutate(&patient, |grants| grants.try_push(grant))
-				.map_err(|_| Error::<T>::TooManyGrants)?;
-			NextGrantId::<T>::put(grant.saturating_add(1));
-			if let Grantee::Account(grantee) = &terms.grantee {
-				GrantsToAccount::<T>::insert(grantee, grant, &patient);
-			}
-			let granted_at = frame_system::Pallet::<T>::block_number();
-			GrantOf::<T>::insert(grant, Grant { patient: patient.clone(), terms: terms.clone(), granted_by: by.clone(), granted_at });
-			Self::append(&patient, &by, AuditAction::GrantAdded { grant });
-			Self::deposit_event(Event::AccessGranted { grant, patient, terms, by });
-			Ok(())
+			Self::do_grant(by, patient, terms).map(|_| ())
 		}
 
 		/// Revoke a grant. Origin: its patient, or a guardian with the grant-management power.
@@ -562,6 +595,39 @@ pub mod pallet {
 			Self::deposit_event(Event::ReceiptsAnchored { batch, hospital, root, count });
 			Ok(())
 		}
+
+		/// Apply grants signed by their patients, submitted together by a relayer: any registered
+		/// account, typically a hospital's gateway, so that many patients' grants share one
+		/// extrinsic. Each item is checked on its own: its patient's signature over
+		/// [`relayed_grant_payload`] (this chain's genesis hash, the terms, the nonce, the last
+		/// valid block), its nonce (the patient's next [`RelayNonce`]) and that block; then it is
+		/// applied as `grant` by its patient, with every check `grant` makes. An item that fails is
+		/// reported (`RelayedGrantFailed`) and changes nothing; the others still apply. A nonce is
+		/// used once the signature verifies, whatever becomes of the grant: the same signed grant
+		/// never applies twice, nor later.
+		///
+		/// Emits `AccessGranted` per applied item and `GrantBatch` for the whole.
+		#[pallet::call_index(10)]
+		#[pallet::weight(Pallet::<T>::grant_batch_weight(items.len() as u32))]
+		pub fn grant_batch(origin: OriginFor<T>, items: BoundedVec<SignedGrantOf<T>, T::MaxGrantBatch>) -> DispatchResult {
+			let relayer = ensure_signed(origin)?;
+			ensure!(!items.is_empty(), Error::<T>::EmptyGrantBatch);
+			let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
+			let now = frame_system::Pallet::<T>::block_number();
+			let (mut granted, mut failed) = (0u32, 0u32);
+			for (index, item) in items.into_iter().enumerate() {
+				let patient = item.patient.clone();
+				match Self::relayed_grant(&genesis, now, item) {
+					Ok(_) => granted += 1,
+					Err(error) => {
+						failed += 1;
+						Self::deposit_event(Event::RelayedGrantFailed { index: index as u32, patient, error });
+					},
+				}
+			}
+			Self::deposit_event(Event::GrantBatch { relayer, granted, failed });
+			Ok(())
+		}
 	}
 }
 
@@ -619,6 +685,48 @@ impl<T: Config> Pallet<T> {
 			_ => ExpirySweepCursor::<T>::kill(),
 		}
 		used
+	}
+
+	/// Stores a grant of `patient` made by `by` (the patient, or a guardian that may manage its
+	/// grants), with its indexes, trail entry and event.
+	fn do_grant(by: T::AccountId, patient: T::AccountId, terms: GrantTerms<T::AccountId>) -> Result<GrantId, DispatchError> {
+		Self::ensure_manager(&by, &patient)?;
+		// An offboarded patient keeps what takes exposure back, not the power to widen it.
+		ensure!(T::Patients::is_patient(&patient), Error::<T>::UnknownPatient);
+		Self::check_terms(&patient, &terms)?;
+
+		let grant = NextGrantId::<T>::get();
+		GrantsByPatient::<T>::try_mutate(&patient, |grants| grants.try_push(grant))
+			.map_err(|_| Error::<T>::TooManyGrants)?;
+		NextGrantId::<T>::put(grant.saturating_add(1));
+		if let Grantee::Account(grantee) = &terms.grantee {
+			GrantsToAccount::<T>::insert(grantee, grant, &patient);
+		}
+		let granted_at = frame_system::Pallet::<T>::block_number();
+		GrantOf::<T>::insert(grant, Grant { patient: patient.clone(), terms: terms.clone(), granted_by: by.clone(), granted_at });
+		Self::append(&patient, &by, AuditAction::GrantAdded { grant });
+		Self::deposit_event(Event::AccessGranted { grant, patient, terms, by });
+		Ok(grant)
+	}
+
+	/// One item of a `grant_batch`: checked, its nonce used, then applied in a storage layer of
+	/// its own (a refused grant leaves nothing behind but the used nonce).
+	fn relayed_grant(genesis: &T::Hash, now: BlockNumberFor<T>, item: SignedGrantOf<T>) -> Result<GrantId, DispatchError> {
+		ensure!(now <= item.valid_until, Error::<T>::SignedGrantExpired);
+		let nonce = RelayNonce::<T>::get(&item.patient);
+		ensure!(item.nonce == nonce, Error::<T>::BadRelayNonce);
+		let payload = relayed_grant_payload(genesis, &item.patient, &item.terms, item.nonce, &item.valid_until);
+		ensure!(item.signature.verify(&payload[..], &item.patient), Error::<T>::BadRelaySignature);
+		RelayNonce::<T>::insert(&item.patient, nonce.saturating_add(1));
+		frame_support::storage::with_storage_layer(|| Self::do_grant(item.patient.clone(), item.patient, item.terms))
+	}
+
+	/// A batch of `n` signed grants: the benchmark's items (each a patient's first grant), plus
+	/// what a grant costs more when its patient already has the most grants.
+	pub fn grant_batch_weight(n: u32) -> Weight {
+		let fullest = T::WeightInfo::grant(T::MaxGrantsPerPatient::get())
+			.saturating_sub(T::WeightInfo::grant(0));
+		T::WeightInfo::grant_batch(n).saturating_add(fullest.saturating_mul(n.into()))
 	}
 
 	/// Removes a grant and its indexes.

@@ -168,7 +168,27 @@ impl pallet_access::Config for Test {
 	type MaxGuardians = ConstU32<2>;
 	type MaxConsents = ConstU32<2>;
 	type MaxEmergencyDuration = MaxEmergencyDuration;
+	type RelaySignature = sp_runtime::testing::TestSignature;
+	type RelaySigner = sp_runtime::testing::UintAuthorityId;
+	type MaxGrantBatch = ConstU32<8>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = TestRelaySigner;
 	type WeightInfo = ();
+}
+
+/// Test signatures (`TestSignature`: the signer and the message itself) by accounts 10,000 and up.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct TestRelaySigner;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl crate::BenchmarkHelper<u64, sp_runtime::testing::TestSignature> for TestRelaySigner {
+	fn signer(n: u32) -> u64 {
+		10_000 + n as u64
+	}
+
+	fn sign(who: &u64, payload: &[u8]) -> sp_runtime::testing::TestSignature {
+		sp_runtime::testing::TestSignature(*who, payload.to_vec())
+	}
 }
 
 pub fn new_test_ext() -> sp_io::TestExternalities {

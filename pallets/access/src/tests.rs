@@ -658,3 +658,112 @@ fn anchored_receipt_verifies_and_forged_one_does_not() {
 fn ed25519_dalek_key() -> ed25519_dalek::SigningKey {
 	ed25519_dalek::SigningKey::from_bytes(&[42; 32])
 }
+
+// ---------------------------------------------------------------- grants relayed in batches
+
+fn signed_grant(patient: u64, nonce: u32, valid_until: u64, grantee: u64) -> SignedGrantOf<Test> {
+	let terms = terms(Grantee::Account(grantee), scope(&[Category::Allergy]), Rights::READ);
+	let genesis = frame_system::Pallet::<Test>::block_hash(0);
+	let payload = relayed_grant_payload(&genesis, &patient, &terms, nonce, &valid_until);
+	SignedGrant { patient, terms, nonce, valid_until, signature: sp_runtime::testing::TestSignature(patient, payload) }
+}
+
+fn batch(items: Vec<SignedGrantOf<Test>>) -> BoundedVec<SignedGrantOf<Test>, ConstU32<8>> {
+	items.try_into().expect("at most MaxGrantBatch")
+}
+
+fn failures() -> Vec<(u32, u64, DispatchError)> {
+	System::events()
+		.into_iter()
+		.filter_map(|r| match r.event {
+			RuntimeEvent::Access(Event::RelayedGrantFailed { index, patient, error }) => Some((index, patient, error)),
+			_ => None,
+		})
+		.collect()
+}
+
+#[test]
+fn a_relayer_applies_grants_each_signed_by_its_patient() {
+	run(|| {
+		let items = vec![signed_grant(PATIENT, 0, 5, DOCTOR), signed_grant(OTHER_PATIENT, 0, 5, DOCTOR), signed_grant(PATIENT, 1, 5, NURSE)];
+		assert_ok!(Access::grant_batch(origin(NODE_H2), batch(items)));
+		assert!(failures().is_empty(), "{:?}", failures());
+		assert_eq!(last_event(), RuntimeEvent::Access(Event::GrantBatch { relayer: NODE_H2, granted: 3, failed: 0 }));
+		// Each grant is the patient's own, as if the patient had sent `grant`: by the patient, on
+		// its trail.
+		let grants = Access::grants_of(&PATIENT);
+		assert_eq!(grants.len(), 2);
+		assert!(grants.iter().all(|(_, g)| g.granted_by == PATIENT));
+		assert_eq!((RelayNonce::<Test>::get(PATIENT), RelayNonce::<Test>::get(OTHER_PATIENT)), (2, 1));
+		let allergy = record(OTHER_PATIENT, 1, Category::Allergy);
+		assert_eq!(decide(DOCTOR, allergy, Right::Read, Purpose::Treatment), Allowed(Basis::Grant(1)));
+	});
+}
+
+#[test]
+fn each_bad_item_is_refused_alone_and_nothing_applies_twice() {
+	run(|| {
+		System::set_block_number(6);
+		let mut forged = signed_grant(PATIENT, 0, 9, DOCTOR);
+		forged.signature = sp_runtime::testing::TestSignature(OTHER_PATIENT, forged.signature.1.clone());
+		let mut widened = signed_grant(PATIENT, 0, 9, DOCTOR);
+		widened.terms.rights = Rights::READ_APPEND; // not what the patient signed
+		let good = signed_grant(PATIENT, 0, 9, DOCTOR);
+		let items = vec![
+			forged,                                   // 0: signed by someone else
+			widened,                                  // 1: terms changed after signing
+			signed_grant(OTHER_PATIENT, 0, 5, DOCTOR), // 2: its last valid block passed
+			signed_grant(OTHER_PATIENT, 3, 9, DOCTOR), // 3: a nonce out of order
+			good.clone(),                             // 4: applies
+			good,                                     // 5: the same again: a replay
+			signed_grant(STRANGER, 0, 9, DOCTOR),     // 6: not a patient
+		];
+		assert_ok!(Access::grant_batch(origin(NODE_H2), batch(items)));
+		let errors: Vec<(u32, DispatchError)> = failures().into_iter().map(|(i, _, e)| (i, e)).collect();
+		assert_eq!(
+			errors,
+			vec![
+				(0, Error::<Test>::BadRelaySignature.into()),
+				(1, Error::<Test>::BadRelaySignature.into()),
+				(2, Error::<Test>::SignedGrantExpired.into()),
+				(3, Error::<Test>::BadRelayNonce.into()),
+				(5, Error::<Test>::BadRelayNonce.into()),
+				(6, Error::<Test>::UnknownPatient.into()),
+			]
+		);
+		assert_eq!(last_event(), RuntimeEvent::Access(Event::GrantBatch { relayer: NODE_H2, granted: 1, failed: 6 }));
+		assert_eq!(Access::grants_of(&PATIENT).len(), 1);
+		assert!(Access::grants_of(&OTHER_PATIENT).is_empty());
+		// A signed grant for another chain does not verify here.
+		let mut elsewhere = signed_grant(OTHER_PATIENT, 0, 9, DOCTOR);
+		let other_genesis = sp_core::H256::repeat_byte(9);
+		elsewhere.signature.1 = relayed_grant_payload(&other_genesis, &OTHER_PATIENT, &elsewhere.terms, 0, &9u64);
+		assert_ok!(Access::grant_batch(origin(NODE_H2), batch(vec![elsewhere])));
+		assert_eq!(failures().last().map(|f| f.2), Some(Error::<Test>::BadRelaySignature.into()));
+	});
+}
+
+#[test]
+fn a_verified_item_whose_grant_is_refused_uses_its_nonce_and_changes_nothing_else() {
+	run(|| {
+		// Offboarded: the signature is good, but the patient may no longer widen access.
+		offboard(OTHER_PATIENT);
+		let trail = Access::audit_trail(&OTHER_PATIENT, 0, 10).len();
+		assert_ok!(Access::grant_batch(origin(NODE_H2), batch(vec![signed_grant(OTHER_PATIENT, 0, 5, DOCTOR)])));
+		assert_eq!(failures(), vec![(0, OTHER_PATIENT, Error::<Test>::UnknownPatient.into())]);
+		assert_eq!(RelayNonce::<Test>::get(OTHER_PATIENT), 1, "used: it never applies later");
+		assert_eq!((NextGrantId::<Test>::get(), Access::audit_trail(&OTHER_PATIENT, 0, 10).len()), (0, trail));
+		assert_noop!(Access::grant_batch(origin(NODE_H2), batch(vec![])), Error::<Test>::EmptyGrantBatch);
+	});
+}
+
+#[test]
+fn a_batch_is_charged_per_item_for_a_patient_with_the_most_grants() {
+	use frame_support::dispatch::GetDispatchInfo;
+	run(|| {
+		let items = batch(vec![signed_grant(PATIENT, 0, 5, DOCTOR), signed_grant(OTHER_PATIENT, 0, 5, DOCTOR)]);
+		let charged = crate::Call::<Test>::grant_batch { items }.get_dispatch_info().call_weight;
+		let extra = <() as WeightInfo>::grant(6) - <() as WeightInfo>::grant(0);
+		assert_eq!(charged, <() as WeightInfo>::grant_batch(2) + extra * 2);
+	});
+}
