@@ -4,7 +4,8 @@
 #  1. the chain benchmark's load on the four local validators (node/benches/chain_throughput.rs),
 #     keeping H1's database as the load left it: tens of thousands of grants, trail entries and
 #     rate windows, the state a busy chain reads and writes;
-#  2. `phr-node benchmark storage` over that database: one read and one write of a storage item;
+#  2. `phr-node benchmark storage` over that database: one read of a storage item, and one write
+#     as a block commits it, among BATCH (1,000) written and committed together;
 #  3. `phr-node benchmark overhead` on a fresh dev chain: an empty block, and one more signed
 #     `System::remark` (signature check, the transaction extensions, the nonce) in a full block.
 # The runtime charges the 95th percentile of each (METRIC=average|median|p99|... to choose).
@@ -30,14 +31,16 @@ PHR_BENCH_KEEP_STATE="$work/state" cargo bench --locked --workspace --profile re
 echo "[weights] 2/3 benchmark storage over it"
 mkdir -p "$work/storage" "$work/overhead"
 "$PHR_BENCH_NODE" benchmark storage --chain "$work/state/spec.json" --base-path "$work/state/h1" \
-  --state-version 1 --metric "$metric" --weight-path "$work/storage" 2>&1 | tail -n 20
+  --state-version 1 --metric "$metric" --batch-size "${BATCH:-1000}" --weight-path "$work/storage" 2>&1 \
+  | tee "$work/storage.log" | tail -n 30
 
 echo "[weights] 3/3 benchmark overhead on a fresh dev chain"
 "$PHR_NODE" benchmark overhead --dev --base-path "$work/dev" --metric "$metric" \
   --weight-path "$work/overhead" 2>&1 | tail -n 20
 
 machine="$(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(. /etc/os-release && echo "$PRETTY_NAME")"
-python3 - "$work" "$metric" "$machine" "$(date -u '+%Y-%m-%d')" "$(git rev-parse --short HEAD)" <<'PY'
+commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' || echo ' with uncommitted changes')
+python3 - "$work" "$metric" "$machine" "$(date -u '+%Y-%m-%d')" "$commit" <<'PY'
 import pathlib, re, sys
 work, metric, machine, date, commit = sys.argv[1:]
 work = pathlib.Path(work)
@@ -53,14 +56,15 @@ read_ns = number(storage, r"read: ([\d_]+) \*", "read weight")
 write_ns = number(storage, r"write: ([\d_]+) \*", "write weight")
 block_ns = number((work / "overhead" / "block_weights.rs").read_text(), r"saturating_mul\(([\d_]+)\)", "block weight")
 extrinsic_ns = number((work / "overhead" / "extrinsic_weights.rs").read_text(), r"saturating_mul\(([\d_]+)\)", "extrinsic weight")
-keys = re.search(r"BLOCK-NUM: `(\d+)`", storage)
+keys = re.search(r"Reading (\d+) keys", (work / "storage.log").read_text())
 
 out = f"""//! The weights of the database and of the base of every block and extrinsic, measured on the
-//! machine that runs the consortium's benchmarks. Written by `scripts/measure-weights.sh`
-//! ({date}, commit {commit}, {machine}, metric: {metric}); do not edit by hand.
+//! machine that runs the consortium's benchmarks. Written by `scripts/measure-weights.sh`; do not
+//! edit by hand. {date}, commit {commit}, {machine}; metric: {metric}.
 //!
 //! - Database: `phr-node benchmark storage` over H1's database after the chain benchmark's load
-//!   (state at block {keys.group(1) if keys else "?"}), one read and one write of a storage item.
+//!   ({keys.group(1) if keys else "?"} keys), one read of a storage item, and one write among
+//!   1,000 written and committed together, as a block commits them.
 //! - Block and extrinsic: `phr-node benchmark overhead` on a fresh dev chain, an empty block and
 //!   one more signed `System::remark` in a full block.
 

@@ -1128,6 +1128,15 @@ impl<T: Config> phr_primitives::traits::ConsortiumDirectory<T::AccountId> for Pa
 
 	#[cfg(feature = "runtime-benchmarks")]
 	fn register_staff_for_benchmark(who: &T::AccountId, view: phr_primitives::StaffView) {
+		// Staff count only while their hospital is a member: a benchmark's hospital joins first
+		// (on the dev chain only H1 is one; an independent review needs staff of a second).
+		if !Members::<T>::contains_key(view.hospital) {
+			let admin: T::AccountId = frame_benchmarking::account("benchmark-admin", view.hospital, 0);
+			let admins: AdminsOf<T> = alloc::vec![admin].try_into().expect("one admin fits");
+			let validator: T::AccountId = frame_benchmarking::account("benchmark-validator", view.hospital, 0);
+			let node: NodePeerId = alloc::vec![view.hospital as u8; 38].try_into().expect("38 bytes fit a peer id");
+			Self::insert_member(view.hospital, admins, validator, node);
+		}
 		let mut roles = view.roles;
 		roles.0 &= !RoleSet::from_roles(&[Role::Admin]).0;
 		let info = StaffInfo {
