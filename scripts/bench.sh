@@ -8,6 +8,7 @@
 #    (node/benches/blob_store.rs).
 #   scripts/bench.sh                 both, then docs/benchmarks.md is rewritten
 #   scripts/bench.sh chain|blobs     one of them, printed only
+#   scripts/bench.sh overload        5 chain runs of 50,176 extrinsics a phase, the losses counted
 # Knobs (environment): PHR_BENCH_PATIENTS, PHR_BENCH_PER_PATIENT, PHR_BENCH_LATENCY_RATE,
 # PHR_BENCH_LATENCY_SECONDS (chain); PHR_BENCH_SMALL, PHR_BENCH_LARGE, PHR_BENCH_RATE,
 # PHR_BENCH_SECONDS (blobs).
@@ -23,7 +24,29 @@ case "$which" in
   all) benches=(chain_throughput blob_store) ;;
   chain) benches=(chain_throughput) ;;
   blobs) benches=(blob_store) ;;
-  *) echo "usage: scripts/bench.sh [all|chain|blobs]" >&2; exit 2 ;;
+  overload)
+    # Issue 15's loss target: RUNS (5) consecutive runs of the chain benchmark with 1,024
+    # patients x 49, that is 50,176 extrinsics in each phase (remarks, grants, relayed grants),
+    # each phase submitted at once, far faster than blocks take them; prints every run's count of
+    # accepted extrinsics never finalized, and the sum.
+    runs=${RUNS:-5} lost_total=0
+    for run in $(seq "$runs"); do
+      log=$(mktemp /tmp/phr-overload.XXXXXX)
+      echo "[bench] overload run $run of $runs ($(date -u '+%H:%M UTC'))"
+      PHR_BENCH_PATIENTS=${PHR_BENCH_PATIENTS:-1024} PHR_BENCH_PER_PATIENT=${PHR_BENCH_PER_PATIENT:-49} \
+        cargo bench --locked --workspace --profile release --bench chain_throughput >"$log" 2>&1 || { tail -n 30 "$log"; exit 1; }
+      grep -E '^(System::remark|Access::grant|relayed grants)' "$log"
+      lost=$(sed -n 's/^report: | accepted extrinsics never finalized[^|]*| \([0-9]*\) \/ \([0-9]*\) of.*/\1 \2/p' "$log")
+      relayed=$(sed -n 's/^relayed grants: \([0-9]*\) of \([0-9]*\) signed.*/\1 \2/p' "$log")
+      read -r lost_remarks lost_grants <<<"$lost"
+      read -r relayed_used relayed_signed <<<"$relayed"
+      lost_run=$((lost_remarks + lost_grants + relayed_signed - relayed_used))
+      lost_total=$((lost_total + lost_run))
+      echo "run $run: lost $lost_remarks remarks, $lost_grants grants, $((relayed_signed - relayed_used)) relayed grants"
+    done
+    echo "overload: $runs runs, accepted extrinsics (and signed relayed grants) never finalized in all: $lost_total"
+    exit 0 ;;
+  *) echo "usage: scripts/bench.sh [all|chain|blobs|overload]" >&2; exit 2 ;;
 esac
 
 out=$(mktemp /tmp/phr-bench.XXXXXX)
