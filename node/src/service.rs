@@ -207,7 +207,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 			members: &members,
 			spawn_handle: task_manager.spawn_handle(),
 			spawn_essential_handle: task_manager.spawn_essential_handle(),
-			warp_proofs,
+			warp_proofs: warp_proofs.clone(),
 			network_handle: network_provider.handle(),
 			metrics: metrics.clone(),
 		},
@@ -319,7 +319,12 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		let pool = transaction_pool.clone();
 		let blobs = blobs.clone();
 		Box::new(move |_| {
-			let deps = crate::rpc::FullDeps { client: client.clone(), pool: pool.clone(), blobs: blobs.clone() };
+			let deps = crate::rpc::FullDeps {
+				client: client.clone(),
+				pool: pool.clone(),
+				blobs: blobs.clone(),
+				warp_proofs: warp_proofs.clone(),
+			};
 			crate::rpc::create_full(deps).map_err(Into::into)
 		})
 	};

@@ -400,6 +400,19 @@ pub trait PhrApi {
 	async fn release_shares(&self, requests: Vec<Bytes>) -> RpcResult<Vec<ReleaseOutcome>>;
 }
 
+/// What a wallet needs to check finality itself, without believing the node (`docs/verified-reads.md`).
+#[rpc(client, server, namespace = "phr")]
+pub trait FinalityApi {
+	/// A GRANDPA warp proof from `begin`, a block of the finalized chain (the genesis, or the first
+	/// block of an authority set the wallet already trusts): the header and justification of the
+	/// last block of every authority set since, then the latest finalized block's, as the SCALE
+	/// bytes of sc-consensus-grandpa's `WarpSyncProof` (at most 8 MiB; `is_finished` false when
+	/// more remain: ask again from the last header). Refused with [`ErrorCode::Unknown`] when
+	/// `begin` is not a finalized block this node holds.
+	#[method(name = "finalityProof")]
+	fn finality_proof(&self, begin: sp_core::H256) -> RpcResult<Bytes>;
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
