@@ -9,6 +9,8 @@
 #   PHR_DEMO_DIR=/path scripts/demo.sh   where the wallets are written (default: a fresh temp dir)
 #   PHR_DEMO_NODES=url1,url2,url3,url4   the RPC addresses of H1..H4 (the end-to-end test's network)
 #   PHR_BIN=/path/to/phr                 the wallet binary (default: the release build)
+#   PHR_CHAIN_SPEC=/path/raw.json        the raw chain spec the wallets trust (default: local-consortium's,
+#                                        from the node binary); every chain read is verified against it
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=scripts/env.sh
@@ -19,6 +21,13 @@ phr_bin="${PHR_BIN:-$CARGO_TARGET_DIR/release/phr}"
 dir="${PHR_DEMO_DIR:-$(mktemp -d /tmp/phr-demo.XXXXXX)}"
 mkdir -p "$dir"
 export PHR_PASSPHRASE="${PHR_PASSPHRASE:-demo passphrase}"
+# The root of trust: the wallets check every finalized block and every chain read they rely on
+# against the authority set this spec names (docs/verified-reads.md).
+if [ -z "${PHR_CHAIN_SPEC:-}" ]; then
+  PHR_CHAIN_SPEC="$dir/chain-spec.json"
+  "$PHR_NODE" build-spec --chain local-consortium --raw --disable-default-bootnode 2>/dev/null >"$PHR_CHAIN_SPEC"
+fi
+export PHR_CHAIN_SPEC
 IFS=, read -r H1 H2 H3 H4 <<<"${PHR_DEMO_NODES:-http://127.0.0.1:9944,http://127.0.0.1:9945,http://127.0.0.1:9946,http://127.0.0.1:9947}"
 [ -n "$H4" ] && [[ "$H4" != *,* ]] || { echo "demo: PHR_DEMO_NODES needs four addresses, H1..H4" >&2; exit 1; }
 step=0

@@ -33,6 +33,10 @@ portal_port="${PHR_PORTAL_PORT:-8080}"
 
 net_dir="${PHR_NET_DIR:-$(mktemp -d /tmp/phr-consortium.XXXXXX)}"
 mkdir -p "$net_dir"
+# The raw chain spec: the network's identity, and the root of trust the wallets check every chain
+# read against (docs/verified-reads.md).
+export PHR_CHAIN_SPEC="$net_dir/chain-spec.json"
+"$PHR_NODE" build-spec --chain local-consortium --raw --disable-default-bootnode 2>/dev/null >"$PHR_CHAIN_SPEC"
 names=(Alice Bob Charlie Dave)
 pids=()
 
@@ -128,6 +132,7 @@ if [ -n "$until_finalized" ]; then exit 0; fi
   --nodes "H1=ws://127.0.0.1:9944,H2=ws://127.0.0.1:9945,H3=ws://127.0.0.1:9946,H4=ws://127.0.0.1:9947" \
   >"$net_dir/portal.log" 2>&1 &
 pids+=($!)
+echo "[consortium] wallets: export PHR_CHAIN_SPEC=$PHR_CHAIN_SPEC  (the chain spec \`phr\` verifies against)"
 echo "[consortium] web portal: http://127.0.0.1:$portal_port/  (patients, providers, auditors, admins; keys stay in the browser)"
 if [ "$demo" = 1 ]; then
   PHR_DEMO_DIR="$net_dir/demo" "$here/demo.sh"

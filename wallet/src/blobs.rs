@@ -201,8 +201,8 @@ pub struct Fetched {
 pub fn fetch(node: &Node, wallet: &Wallet, record: RecordId, purpose: &str, quiet: bool) -> Result<Fetched> {
 	let request = node.request(wallet, BlobMethod::Fetch { purpose: parse_purpose(purpose)? }, BlobSubject::Record(record))?;
 	let answer = node.wait("phr_fetch", node.phr().fetch(Bytes(request.encode()), Some(purpose.into()), None))?;
-	let finalized = node.finalized_head()?;
-	let info: Option<crate::commands::RecordOnChain> = node.state_call("RecordsApi_record", record, Some(finalized))?;
+	let info: Option<crate::commands::RecordOnChain> =
+		node.proven()?.value(pallet_records::RecordOf::<phr_runtime::Runtime>::hashed_key_for(record))?;
 	let expected = info.ok_or_else(|| WalletError::Usage(format!("record {record} does not exist")))?.ciphertext_hash;
 
 	// Break-glass readers hold no wrapped key: the member hospitals release their escrow shares.

@@ -1,6 +1,6 @@
-//! Talking to a node: JSON-RPC over HTTP(S). Chain state is read with runtime APIs (`state_call`),
-//! decoded with the runtime's own types (this wallet is built from the same workspace as the
-//! runtime, so the types cannot drift); extrinsics are built and signed locally
+//! Talking to a node: JSON-RPC over HTTP(S). Chain state the wallet relies on is read with proofs
+//! it checks itself (`crate::verified`), decoded with the runtime's own types (this wallet is built
+//! from the same workspace as the runtime, so the types cannot drift); extrinsics are built and signed locally
 //! (`phr_runtime::signed_extrinsic`) and followed until FINAL, with their events; ciphertext goes
 //! through the node's `phr_` namespace with requests signed by the wallet's request key.
 
@@ -65,6 +65,11 @@ impl Node {
 		Ok(Node { url: url.into(), client, runtime, identity: std::sync::OnceLock::new(), binary: std::sync::OnceLock::new() })
 	}
 
+	/// The node's JSON-RPC address.
+	pub fn url(&self) -> &str {
+		&self.url
+	}
+
 	/// Where the node takes and serves ciphertext as raw bytes (`phr_storeStatus`'s `httpPort` on
 	/// the RPC's host), if it does and its RPC address is plain http; else ciphertext goes over
 	/// JSON-RPC.
@@ -125,18 +130,6 @@ impl Node {
 			},
 			other => WalletError::Unreachable { url: self.url.clone(), reason: other.to_string() },
 		})
-	}
-
-	/// A runtime API call, at `at` or the best block.
-	pub fn state_call<T: Decode>(&self, method: &str, args: impl Encode, at: Option<H256>) -> Result<T> {
-		let mut params = vec![Value::from(method), Value::from(to_hex(&args.encode()))];
-		if let Some(at) = at {
-			params.push(serde_json::to_value(at).expect("a hash serializes"));
-		}
-		let answer: String = self.call("state_call", params)?;
-		let bytes = from_hex(&answer)?;
-		T::decode(&mut &bytes[..])
-			.map_err(|e| WalletError::Corrupt(format!("{method} answered something this wallet cannot decode ({e}): update the wallet")))
 	}
 
 	pub fn finalized_head(&self) -> Result<H256> {

@@ -5,7 +5,7 @@ use std::{fs::File, io::BufReader, path::Path};
 
 use phr_primitives::{
 	receipts, AccountKeys, AttributePolicy, AuditEntry, BlobMethod, BlobSubject, Category, CategorySet, Conditions, Grant,
-	GrantId, GrantTerms, Grantee, GuardianPowers, KeyRecord, PolicyHospitals, ReceiptBatch, RecordId, RecordInfo, Rights,
+	GrantId, GrantTerms, Grantee, GuardianPowers, KeyRecord, PolicyHospitals, RecordId, RecordInfo, Rights,
 	Role, RoleSet, RotationReason, Scope, StaffView, TimeWindow,
 };
 use codec::{Decode, DecodeAll, Encode};
@@ -126,56 +126,76 @@ fn parse_hours(text: &str) -> Result<TimeWindow> {
 	}
 }
 
-/// The chain's view, read at the finalized block.
+/// The chain's view, read at the finalized block with proofs this wallet checks (`verified`):
+/// what the node says without proof is not used here.
 struct Chain<'a> {
 	node: &'a Node,
 }
 
+type Runtime = phr_runtime::Runtime;
+
 impl Chain<'_> {
 	fn record(&self, id: RecordId) -> Result<Option<RecordOnChain>> {
-		self.node.state_call("RecordsApi_record", id, Some(self.node.finalized_head()?))
+		self.node.proven()?.value(pallet_records::RecordOf::<Runtime>::hashed_key_for(id))
 	}
 
 	fn records_of(&self, patient: &AccountId) -> Result<Vec<(RecordId, RecordOnChain)>> {
-		let at = self.node.finalized_head()?;
-		let mut all = Vec::new();
-		loop {
-			let page: Vec<(RecordId, RecordOnChain)> =
-				self.node.state_call("RecordsApi_patient_records", (patient, all.len() as u32, 1000u32), Some(at))?;
-			let done = page.len() < 1000;
-			all.extend(page);
-			if done {
-				return Ok(all);
-			}
-		}
+		use pallet_records::{RecordCountOf, RecordOf, RecordsByPatient};
+		let state = self.node.proven()?;
+		let count: u32 = state.value(RecordCountOf::<Runtime>::hashed_key_for(patient))?.unwrap_or(0);
+		state.prove(&(0..count).map(|i| RecordsByPatient::<Runtime>::hashed_key_for(patient, i)).collect::<Vec<_>>())?;
+		let ids: Vec<RecordId> = state.run(|| (0..count).filter_map(|i| RecordsByPatient::<Runtime>::get(patient, i)).collect())?;
+		state.prove(&ids.iter().map(RecordOf::<Runtime>::hashed_key_for).collect::<Vec<_>>())?;
+		state.run(|| pallet_records::Pallet::<Runtime>::patient_records(patient, 0, count))
 	}
 
 	fn root_of(&self, id: RecordId) -> Result<RecordId> {
-		let versions: Vec<RecordId> = self.node.state_call("RecordsApi_versions", id, Some(self.node.finalized_head()?))?;
+		let state = self.node.proven()?;
+		let Some(record) = state.value::<RecordOnChain>(pallet_records::RecordOf::<Runtime>::hashed_key_for(id))? else {
+			return Ok(id);
+		};
+		state.prove(&[pallet_records::VersionsOf::<Runtime>::hashed_key_for(record.root)])?;
+		let versions = state.run(|| pallet_records::Pallet::<Runtime>::versions(id))?;
 		Ok(versions.first().copied().unwrap_or(id))
 	}
 
 	fn current_key(&self, who: &AccountId) -> Result<Option<KeyRecord<BlockNumber>>> {
-		self.node.state_call("KeysApi_current_key", who, Some(self.node.finalized_head()?))
+		self.node.proven()?.value(pallet_keys::KeyOf::<Runtime>::hashed_key_for(who))
 	}
 
 	fn grants_of(&self, patient: &AccountId) -> Result<Vec<(GrantId, Grant<AccountId, BlockNumber>)>> {
-		self.node.state_call("AccessApi_grants_of", patient, Some(self.node.finalized_head()?))
+		use pallet_access::{GrantOf, GrantsByPatient};
+		let state = self.node.proven()?;
+		state.prove(&[GrantsByPatient::<Runtime>::hashed_key_for(patient)])?;
+		let ids = state.run(|| GrantsByPatient::<Runtime>::get(patient))?;
+		state.prove(&ids.iter().map(GrantOf::<Runtime>::hashed_key_for).collect::<Vec<_>>())?;
+		state.run(|| pallet_access::Pallet::<Runtime>::grants_of(patient))
 	}
 
-	/// Every staff member of a member hospital, with hospital, roles and attributes.
+	/// Live grants naming `who` as their one account, with their patients (every one: the list is
+	/// proven complete).
+	fn grants_to(&self, who: &AccountId) -> Result<Vec<(GrantId, AccountId)>> {
+		let state = self.node.proven()?;
+		use frame_support::{storage::StoragePrefixedMap, StorageHasher};
+		let prefix = [pallet_access::GrantsToAccount::<Runtime>::final_prefix().to_vec(), frame_support::Blake2_128Concat::hash(&who.encode())].concat();
+		state.prove_prefix(&prefix)?;
+		state.run(|| pallet_access::Pallet::<Runtime>::grants_to(who))
+	}
+
+	/// Every staff member of a member hospital, with hospital, roles and attributes; proven
+	/// complete, so that no one a role or policy grant names is left out.
 	fn staff(&self) -> Result<Vec<(AccountId, StaffView)>> {
-		let at = self.node.finalized_head()?;
-		let mut all: Vec<(AccountId, StaffView)> = Vec::new();
-		loop {
-			let after = all.last().map(|(who, _)| who.clone());
-			let page: Vec<(AccountId, StaffView)> = self.node.state_call("ConsortiumApi_staff", (after, 1000u32), Some(at))?;
-			let done = page.len() < 1000;
-			all.extend(page);
-			if done {
-				return Ok(all);
-			}
-		}
+		use frame_support::storage::StoragePrefixedMap;
+		use pallet_consortium::{HospitalOfAdmin, Members, StaffOf};
+		let state = self.node.proven()?;
+		state.prove_prefix(&StaffOf::<Runtime>::final_prefix())?;
+		let listed: Vec<(AccountId, phr_primitives::HospitalId)> = state.run(|| StaffOf::<Runtime>::iter().map(|(who, staff)| (who, staff.hospital)).collect())?;
+		let mut keys: Vec<Vec<u8>> = listed.iter().map(|(who, _)| HospitalOfAdmin::<Runtime>::hashed_key_for(who)).collect();
+		keys.extend(listed.iter().map(|(_, hospital)| Members::<Runtime>::hashed_key_for(hospital)));
+		keys.sort();
+		keys.dedup();
+		state.prove(&keys)?;
+		state.run(|| pallet_consortium::Pallet::<Runtime>::staff_page(None, u32::MAX))
 	}
 
 	/// The accounts `grantee` names: the account itself, or the staff its role or policy matches.
@@ -262,6 +282,7 @@ fn missing_note(missing: &[AccountId]) -> String {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+	crate::verified::configure(cli.chain_spec.clone(), &cli.wallet);
 	let report = dispatch(&cli)?;
 	if cli.json {
 		println!("{}", serde_json::to_string_pretty(&report.json).expect("JSON serializes"));
@@ -670,6 +691,15 @@ fn grant(cli: &Cli, args: &GrantArgs) -> Result<Report> {
 	} else {
 		pallet_access::Call::grant { patient: patient.clone(), terms }
 	};
+	// What the key delivery below relies on is verified BEFORE the grant is sent: a node that lies
+	// about a recipient's key or the staff list is caught while nothing has happened yet.
+	let named = match &grantee {
+		Grantee::Account(account) => vec![account.clone()],
+		_ => chain.named(&grantee, &chain.staff()?),
+	};
+	for who in &named {
+		chain.current_key(who)?;
+	}
 	let finalized = node.submit(&wallet, RuntimeCall::Access(call))?;
 	if let Some(error) = finalized.events.iter().find_map(|e| match e {
 		RuntimeEvent::Access(pallet_access::Event::RelayedGrantFailed { error, .. }) => Some(*error),
@@ -738,7 +768,7 @@ fn revoke(cli: &Cli, id: GrantId, rekey: bool) -> Result<Report> {
 	let chain = Chain { node: &node };
 	let me = wallet.account();
 	// Find the grant among the patient's (the caller's, or a patient the caller guards).
-	let grants_to: Vec<(GrantId, AccountId)> = node.state_call("AccessApi_grants_to", &me, None)?;
+	let grants_to = chain.grants_to(&me)?;
 	let patient = grants_to.iter().find(|(g, _)| *g == id).map(|(_, p)| p.clone()).unwrap_or_else(|| me.clone());
 	let grant = chain
 		.grants_of(&patient)?
@@ -826,17 +856,10 @@ fn grants(cli: &Cli, patient: Option<&str>) -> Result<Report> {
 fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
 	let patient = parse_account(patient)?;
 	let node = Node::connect(&cli.node)?;
-	let at = node.finalized_head()?;
-	let length: u32 = node.state_call("AccessApi_audit_length", &patient, Some(at))?;
-	let mut trail: Vec<AuditEntry<AccountId, BlockNumber>> = Vec::new();
-	while (trail.len() as u32) < length {
-		let page: Vec<AuditEntry<AccountId, BlockNumber>> =
-			node.state_call("AccessApi_audit_trail", (&patient, trail.len() as u32, 1000u32), Some(at))?;
-		if page.is_empty() {
-			break;
-		}
-		trail.extend(page);
-	}
+	let state = node.proven()?;
+	let length: u32 = state.value(pallet_access::AuditLength::<Runtime>::hashed_key_for(&patient))?.unwrap_or(0);
+	state.prove(&(0..length).map(|i| pallet_access::AuditTrail::<Runtime>::hashed_key_for(&patient, i)).collect::<Vec<_>>())?;
+	let trail: Vec<AuditEntry<AccountId, BlockNumber>> = state.run(|| pallet_access::Pallet::<Runtime>::audit_trail(&patient, 0, length))?;
 	// Read receipts: every anchored batch, from whichever node served it, each receipt verified
 	// against the root and count the chain holds; those about this patient's records are listed.
 	let mut others: Vec<Node> = Vec::new();
@@ -853,7 +876,9 @@ fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
 	// this wallet signs the request (for each node it asks) with its own request key.
 	let wallet = open_wallet(cli)?;
 	let genesis = node.genesis()?;
-	while let Some(batch) = node.state_call::<Option<ReceiptBatch<AccountId, BlockNumber>>>("AccessApi_receipt_batch", batch_id, Some(at))? {
+	let batch_count: u64 = state.value(pallet_access::NextBatchId::<Runtime>::hashed_key().to_vec())?.unwrap_or(0);
+	state.prove(&(0..batch_count).map(pallet_access::ReceiptBatchOfId::<Runtime>::hashed_key_for).collect::<Vec<_>>())?;
+	while let Some(batch) = state.run(|| pallet_access::ReceiptBatchOfId::<Runtime>::get(batch_id))?.filter(|_| batch_id < batch_count) {
 		let mut answer = None;
 		let mut refusal = None;
 		for source in &sources {

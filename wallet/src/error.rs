@@ -18,6 +18,9 @@ pub enum WalletError {
 	Crypto(String),
 	#[error("{0}")]
 	Corrupt(String),
+	/// A node's answer failed verification (a proof, a justification, a genesis).
+	#[error("{0}")]
+	Untrusted(String),
 	#[error("cannot reach the node at {url}: {reason} (is phr-node running? choose another with --node)")]
 	Unreachable { url: String, reason: String },
 	#[error("the node refused {method}: {message} (code {code})")]

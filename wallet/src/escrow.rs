@@ -29,8 +29,12 @@ use crate::{
 };
 
 /// The member hospitals at the finalized block: id, validator (escrow) account, node peer id.
+/// Proven complete: a node cannot leave a hospital out (or put one in).
 pub fn members(node: &Node) -> Result<Vec<(HospitalId, AccountId, NodePeerId)>> {
-	node.state_call("ConsortiumApi_members", (), Some(node.finalized_head()?))
+	use frame_support::storage::StoragePrefixedMap;
+	let state = node.proven()?;
+	state.prove_prefix(&pallet_consortium::Members::<phr_runtime::Runtime>::final_prefix())?;
+	state.run(pallet_consortium::Pallet::<phr_runtime::Runtime>::members)
 }
 
 /// Splits `key` (of `record`'s data-key epoch `data_epoch`) among the member hospitals and stores
@@ -41,11 +45,11 @@ pub fn escrow_key(node: &Node, wallet: &Wallet, record: RecordId, data_epoch: u3
 	let count = u8::try_from(members.len()).map_err(|_| WalletError::Usage("more than 255 member hospitals".into()))?;
 	let threshold = escrow::threshold(members.len() as u32) as u8;
 	let shares = escrow::split(key.bytes(), threshold, count)?;
-	let at = node.finalized_head()?;
+	let state = node.proven()?;
 	let mut missing = Vec::new();
 	for ((hospital, agent, _), share) in members.iter().zip(&shares) {
 		let keys: Option<phr_primitives::KeyRecord<phr_runtime::BlockNumber>> =
-			node.state_call("KeysApi_current_key", agent, Some(at))?;
+			state.value(pallet_keys::KeyOf::<phr_runtime::Runtime>::hashed_key_for(agent))?;
 		let Some(keys) = keys else {
 			missing.push(*hospital);
 			continue;

@@ -15,6 +15,7 @@ mod portal;
 mod upgrade;
 #[cfg(test)]
 mod vectors;
+mod verified;
 
 use std::path::PathBuf;
 
@@ -34,6 +35,10 @@ pub struct Cli {
 	/// The wallet file.
 	#[arg(long, global = true, env = "PHR_WALLET", default_value = "phr-wallet.json")]
 	pub wallet: PathBuf,
+	/// The consortium's raw chain spec: the root of trust this wallet checks every chain read
+	/// against (needed once; what it verified is kept beside the wallet file).
+	#[arg(long, global = true, env = "PHR_CHAIN_SPEC")]
+	pub chain_spec: Option<PathBuf>,
 	/// Print machine-readable JSON instead of sentences.
 	#[arg(long, global = true)]
 	pub json: bool,

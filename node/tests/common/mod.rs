@@ -49,6 +49,43 @@ pub fn run_node_command(args: &[&str]) -> (bool, String, String) {
 	(out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
+/// The chain each node this process started runs (`--dev` or `--chain X`), by RPC port.
+static CHAINS: std::sync::Mutex<std::collections::BTreeMap<u16, String>> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+/// The raw chain spec written for each chain, once per process.
+static SPECS: std::sync::Mutex<std::collections::BTreeMap<String, PathBuf>> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn register_chain(rpc_port: u16, args: &[String]) {
+	let chain = match args.iter().position(|a| a == "--chain") {
+		Some(i) => args.get(i + 1).cloned(),
+		None => args.iter().any(|a| a == "--dev").then(|| "dev".to_string()),
+	};
+	if let Some(chain) = chain {
+		CHAINS.lock().unwrap().insert(rpc_port, chain);
+	}
+}
+
+/// The raw chain spec (`phr-node build-spec --raw`) of `chain`: what a wallet is given as its root
+/// of trust. Written once per process, in the system's temp dir.
+pub fn raw_chain_spec(chain: &str) -> PathBuf {
+	let mut specs = SPECS.lock().unwrap();
+	if let Some(path) = specs.get(chain) {
+		return path.clone();
+	}
+	let (ok, spec, err) = run_node_command(&["build-spec", "--chain", chain, "--raw", "--disable-default-bootnode"]);
+	assert!(ok, "build-spec --chain {chain} failed: {err}");
+	let path = std::env::temp_dir().join(format!("phr-test-spec-{}-{}.json", std::process::id(), specs.len()));
+	std::fs::write(&path, spec).expect("the chain spec is written");
+	specs.insert(chain.to_string(), path.clone());
+	path
+}
+
+/// The raw chain spec of the chain the node at `url` (started by this process) runs.
+pub fn chain_spec_of(url: &str) -> Option<PathBuf> {
+	let port: u16 = url.rsplit(':').next()?.trim_end_matches('/').parse().ok()?;
+	let chain = CHAINS.lock().unwrap().get(&port).cloned()?;
+	Some(raw_chain_spec(&chain))
+}
+
 /// A running node process; killed when dropped.
 pub struct Node {
 	pub name: String,
@@ -109,6 +146,7 @@ impl Node {
 			.append(true)
 			.open(self.base.with_extension("log"))
 			.expect("log file");
+		register_chain(self.rpc_port, &self.args);
 		let child = Command::new(phr_node_binary())
 			.args(&self.args)
 			.arg("--base-path")

@@ -26,12 +26,16 @@ impl Wallet {
 	}
 
 	pub fn phr_with(&self, args: &[&str], passphrase: &str) -> Result<Value, String> {
-		let out = Command::new(crate::common::workspace_binary(option_env!("CARGO_BIN_EXE_phr"), "phr"))
+		let mut command = Command::new(crate::common::workspace_binary(option_env!("CARGO_BIN_EXE_phr"), "phr"));
+		command
 			.args(args)
 			.args(["--json", "--quiet", "--wallet", self.path.to_str().unwrap(), "--node", &self.url])
-			.env("PHR_PASSPHRASE", passphrase)
-			.output()
-			.expect("phr runs");
+			.env("PHR_PASSPHRASE", passphrase);
+		// The wallet's root of trust: the raw spec of the chain the test's node runs.
+		if let Some(spec) = crate::common::chain_spec_of(&self.url) {
+			command.env("PHR_CHAIN_SPEC", spec);
+		}
+		let out = command.output().expect("phr runs");
 		let stderr = String::from_utf8_lossy(&out.stderr).to_string();
 		if !out.status.success() {
 			assert!(stderr.starts_with("error: ") && stderr.trim().lines().count() == 1, "one clear line: {stderr}");
