@@ -5,9 +5,11 @@
 #    local network; grant -> finalized latency p50/p95 at a steady rate (node/benches/chain_throughput.rs);
 #  - blobs: 64 KiB and 10 MiB upload/fetch through a node next to raw ChaCha20-Poly1305 and
 #    blake2b in the same run; authorized 64 KiB read latency p50/p99 at 500 req/s
-#    (node/benches/blob_store.rs).
-#   scripts/bench.sh                 both, then docs/benchmarks.md is rewritten
-#   scripts/bench.sh chain|blobs     one of them, printed only
+#    (node/benches/blob_store.rs);
+#  - wallet: a 50-resource FHIR Bundle added in one action, a verified `phr grant` with the time its
+#    proofs take (wallet/benches/wallet_ops.rs).
+#   scripts/bench.sh                 all three, then docs/benchmarks.md is rewritten
+#   scripts/bench.sh chain|blobs|wallet   one of them, printed only
 #   scripts/bench.sh overload        5 chain runs of 50,176 extrinsics a phase, the losses counted
 # Knobs (environment): PHR_BENCH_PATIENTS, PHR_BENCH_PER_PATIENT, PHR_BENCH_LATENCY_RATE,
 # PHR_BENCH_LATENCY_SECONDS (chain); PHR_BENCH_SMALL, PHR_BENCH_LARGE, PHR_BENCH_RATE,
@@ -21,9 +23,10 @@ cd "$PHR_ROOT"
 
 which=${1:-all}
 case "$which" in
-  all) benches=(chain_throughput blob_store) ;;
+  all) benches=(chain_throughput blob_store wallet_ops) ;;
   chain) benches=(chain_throughput) ;;
   blobs) benches=(blob_store) ;;
+  wallet) benches=(wallet_ops) ;;
   overload)
     # Issue 15's loss target: RUNS (5) consecutive runs of the chain benchmark with 1,024
     # patients x 49, that is 50,176 extrinsics in each phase (remarks, grants, relayed grants),
@@ -46,7 +49,7 @@ case "$which" in
     done
     echo "overload: $runs runs, accepted extrinsics (and signed relayed grants) never finalized in all: $lost_total"
     exit 0 ;;
-  *) echo "usage: scripts/bench.sh [all|chain|blobs|overload]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [all|chain|blobs|wallet|overload]" >&2; exit 2 ;;
 esac
 
 out=$(mktemp /tmp/phr-bench.XXXXXX)

@@ -35,6 +35,17 @@ fn progress(len: u64, what: &str, quiet: bool) -> ProgressBar {
 	bar
 }
 
+/// A bar over `steps` steps (uploads, finalized registrations) for work made of many small parts.
+pub fn steps(steps: u64, what: &str, quiet: bool) -> ProgressBar {
+	if quiet {
+		return ProgressBar::hidden();
+	}
+	let bar = ProgressBar::new(steps);
+	bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed}").expect("a valid template").progress_chars("=> "));
+	bar.set_message(what.to_string());
+	bar
+}
+
 /// A writer that hashes what passes through it (blake2-256, the chain's ciphertext hash).
 struct Hashing<W> {
 	inner: W,

@@ -235,6 +235,59 @@ impl Node {
 		})
 	}
 
+	/// Signs `calls` with consecutive nonces, sends them all at once and waits until every one is
+	/// FINAL: one wait for many (a Bundle's records), instead of one per call. Outcomes in the
+	/// order of `calls`; the first dispatch error is returned as such. Calls not yet final are sent
+	/// again, with the same bytes, every `RESUBMIT_AFTER`; `progress` is told how many are final.
+	pub fn submit_all(&self, wallet: &Wallet, calls: Vec<RuntimeCall>, mut progress: impl FnMut(usize)) -> Result<Vec<Finalized>> {
+		let genesis = self.block_hash(0)?;
+		let context = self.signing_context(genesis)?;
+		let account = wallet.account();
+		let first: u32 = self.call("system_accountNextIndex", vec![Value::from(account.to_string())])?;
+		let encoded: Vec<String> = calls
+			.into_iter()
+			.enumerate()
+			.map(|(i, call)| {
+				let extrinsic = phr_runtime::signed_extrinsic(&context, call, account.clone(), first + i as u32, |payload| wallet.sign(payload));
+				to_hex(&extrinsic.encode())
+			})
+			.collect();
+		let mut next = self.block_number(self.finalized_head()?)? + 1;
+		for extrinsic in &encoded {
+			self.send(extrinsic)?;
+		}
+		let mut found: Vec<Option<(H256, u32)>> = vec![None; encoded.len()];
+		let (started, mut submitted) = (Instant::now(), Instant::now());
+		while found.iter().any(Option::is_none) {
+			if submitted.elapsed() > RESUBMIT_AFTER {
+				for (extrinsic, _) in encoded.iter().zip(&found).filter(|(_, f)| f.is_none()) {
+					let _ = self.send(extrinsic);
+				}
+				submitted = Instant::now();
+			}
+			let finalized = self.block_number(self.finalized_head()?)?;
+			while next <= finalized {
+				let hash = self.block_hash(next)?;
+				let block: Value = self.call("chain_getBlock", vec![serde_json::to_value(hash).expect("hash")])?;
+				for (index, extrinsic) in block["block"]["extrinsics"].as_array().into_iter().flatten().enumerate() {
+					if let Some(position) = encoded.iter().position(|e| Some(e.as_str()) == extrinsic.as_str()) {
+						found[position] = Some((hash, index as u32));
+					}
+				}
+				next += 1;
+			}
+			progress(found.iter().filter(|f| f.is_some()).count());
+			if found.iter().all(Option::is_some) {
+				break;
+			}
+			if started.elapsed() > FINALITY_TIMEOUT {
+				return Err(WalletError::Timeout(FINALITY_TIMEOUT.as_secs()));
+			}
+			std::thread::sleep(Duration::from_millis(300));
+		}
+		found.into_iter().map(|f| f.expect("all found")).map(|(block, index)| self.outcome(block, index)).collect()
+	}
+
 	/// Submits `call` unsigned (only `System::apply_authorized_upgrade` passes the pool so) and
 	/// waits until it is FINAL.
 	pub fn submit_unsigned(&self, call: RuntimeCall) -> Result<Finalized> {

@@ -159,6 +159,17 @@ impl Chain<'_> {
 		Ok(versions.first().copied().unwrap_or(id))
 	}
 
+	/// The newest version of the record `id` is a version of (`id` itself when it has none).
+	fn current_version(&self, id: RecordId) -> Result<RecordId> {
+		let state = self.node.proven()?;
+		let Some(record) = state.value::<RecordOnChain>(pallet_records::RecordOf::<Runtime>::hashed_key_for(id))? else {
+			return Ok(id);
+		};
+		state.prove(&[pallet_records::VersionsOf::<Runtime>::hashed_key_for(record.root)])?;
+		let versions = state.run(|| pallet_records::Pallet::<Runtime>::versions(id))?;
+		Ok(versions.last().copied().unwrap_or(id))
+	}
+
 	fn current_key(&self, who: &AccountId) -> Result<Option<KeyRecord<BlockNumber>>> {
 		self.node.proven()?.value(pallet_keys::KeyOf::<Runtime>::hashed_key_for(who))
 	}
@@ -211,16 +222,26 @@ impl Chain<'_> {
 	/// break-glass readers get the key from the member hospitals' escrow shares, released only
 	/// once their opening is final (see `escrow`).
 	fn readers(&self, patient: &AccountId, category: Category, root: RecordId) -> Result<Vec<AccountId>> {
+		Ok(self.readers_among(&self.grants_of(patient)?, &self.staff()?, category, root))
+	}
+
+	/// As [`Chain::readers`], from grants and staff already read (many records, one read).
+	fn readers_among(
+		&self,
+		grants: &[(GrantId, Grant<AccountId, BlockNumber>)],
+		staff: &[(AccountId, StaffView)],
+		category: Category,
+		root: RecordId,
+	) -> Vec<AccountId> {
 		let now = now_ms();
-		let staff = self.staff()?;
 		let mut readers: Vec<AccountId> = Vec::new();
-		for (_, grant) in self.grants_of(patient)? {
+		for (_, grant) in grants {
 			let terms = &grant.terms;
 			if terms.rights.contains(phr_primitives::Right::Read) && terms.expires_at > now && terms.scope.covers(category, root) {
-				readers.extend(self.named(&terms.grantee, &staff));
+				readers.extend(self.named(&terms.grantee, staff));
 			}
 		}
-		Ok(readers)
+		readers
 	}
 }
 
@@ -355,7 +376,7 @@ fn dispatch(cli: &Cli) -> Result<Report> {
 				json!({ "erased": record }),
 			))
 		},
-		Command::Record(RecordCommand::Export { output, patient }) => record_export(cli, output, patient.as_deref()),
+		Command::Record(RecordCommand::Export { output, patient, bundle }) => record_export(cli, output, patient.as_deref(), *bundle),
 		Command::Grant(args) => grant(cli, args),
 		Command::Revoke { grant, no_rekey } => revoke(cli, *grant, !no_rekey),
 		Command::Grants { patient } => grants(cli, patient.as_deref()),
@@ -507,51 +528,88 @@ fn record_add(cli: &Cli, file: &Path, category: Option<&str>, patient: Option<&s
 	let len = std::fs::metadata(file).map_err(file_error(file))?.len();
 	let forced = category.map(parse_category).transpose()?;
 
-	// A FHIR Bundle (small enough to parse) becomes one record per resource.
-	let resources = if forced.is_none() && len <= 64 * 1024 * 1024 {
-		fhir::split_bundle(&std::fs::read(file).map_err(file_error(file))?)?
-	} else {
-		None
+	// A FHIR Bundle (small enough to parse) becomes one record per resource, plus its manifest.
+	let bundle_bytes = if forced.is_none() && len <= 64 * 1024 * 1024 { Some(std::fs::read(file).map_err(file_error(file))?) } else { None };
+	let resources = match &bundle_bytes {
+		Some(bytes) => fhir::split_bundle(bytes)?,
+		None => None,
 	};
 	let mut added = Vec::new();
 	let mut missing = Vec::new();
 	let mut no_escrow = Vec::new();
-	let mut add_one = |sealed: blobs::Sealed, category: Category, label: String| -> Result<()> {
-		blobs::upload(&node, &wallet, &sealed, cli.quiet)?;
-		let call = RuntimeCall::Records(pallet_records::Call::register {
+	// Who gets each new record's data key: read once (proven) for all the records added.
+	let grants = chain.grants_of(&patient)?;
+	let staff = chain.staff()?;
+	let agents = escrow::agents(&node)?;
+	let mut share = |record: RecordId, category: Category, key: &DataKey| -> Result<()> {
+		let mut readers = vec![patient.clone(), author.clone()];
+		readers.extend(chain.readers_among(&grants, &staff, category, record));
+		missing.extend(deliver(&node, &wallet, record, 0, key, &readers)?);
+		no_escrow.extend(escrow::escrow_key_to(&node, &wallet, record, 0, key, &agents)?);
+		Ok(())
+	};
+	let register = |sealed: &blobs::Sealed, category: Category| {
+		RuntimeCall::Records(pallet_records::Call::register {
 			patient: patient.clone(),
 			ciphertext_hash: sealed.hash,
 			size: sealed.size,
 			category,
-		});
-		let finalized = node.submit(&wallet, call)?;
-		let record = event(&finalized, |e| match e {
+		})
+	};
+	let registered = |finalized: &Finalized| {
+		event(finalized, |e| match e {
 			RuntimeEvent::Records(pallet_records::Event::RecordRegistered { record, .. }) => Some(*record),
 			_ => None,
-		}, "RecordRegistered")?;
-		let mut readers = vec![patient.clone(), author.clone()];
-		readers.extend(chain.readers(&patient, category, record)?);
-		missing.extend(deliver(&node, &wallet, record, 0, &sealed.key, &readers)?);
-		no_escrow.extend(escrow::escrow_key(&node, &wallet, record, 0, &sealed.key)?);
-		added.push(json!({ "record": record, "category": category.as_str(), "size": sealed.size, "source": label }));
-		Ok(())
+		}, "RecordRegistered")
 	};
 	match resources {
 		Some(resources) => {
-			for resource in resources {
-				let sealed = blobs::seal(&mut &resource.json[..], resource.json.len() as u64, true)?;
-				add_one(sealed, resource.category, resource.resource_type)?;
+			let value: Value = serde_json::from_slice(bundle_bytes.as_deref().unwrap_or_default()).unwrap_or_default();
+			let kind = value["type"].as_str().unwrap_or_default();
+			if !fhir::BUNDLE_TYPES.contains(&kind) {
+				return Err(WalletError::Usage(format!("a '{kind}' Bundle is not a record set: add transaction, batch, collection or document Bundles")));
 			}
+			fhir::check_bundle(&value).map_err(|e| WalletError::Usage(format!("the Bundle is not valid FHIR R4 ({e}): fix it")))?;
+			// Sealed and uploaded one by one, registered all at once (one wait for finality), then
+			// the manifest; one progress bar for the whole Bundle.
+			let bar = blobs::steps(resources.len() as u64 * 2 + 2, "adding the Bundle", cli.quiet);
+			let mut sealed = Vec::with_capacity(resources.len());
+			for resource in &resources {
+				let one = blobs::seal(&mut &resource.json[..], resource.json.len() as u64, true)?;
+				blobs::upload(&node, &wallet, &one, true)?;
+				bar.inc(1);
+				sealed.push(one);
+			}
+			let calls = sealed.iter().zip(&resources).map(|(one, resource)| register(one, resource.category)).collect();
+			let mut done = 0;
+			let outcomes = node.submit_all(&wallet, calls, |final_now| {
+				bar.inc((final_now - done) as u64);
+				done = final_now;
+			})?;
+			let ids = outcomes.iter().map(registered).collect::<Result<Vec<RecordId>>>()?;
+			for ((record, one), resource) in ids.iter().zip(&sealed).zip(&resources) {
+				share(*record, resource.category, &one.key)?;
+				added.push(json!({ "record": record, "category": resource.category.as_str(), "size": one.size, "source": resource.resource_type }));
+			}
+			let manifest = serde_json::to_vec(&fhir::manifest(bundle_bytes.as_deref().unwrap_or_default(), &ids)?).expect("JSON serializes");
+			let one = blobs::seal(&mut &manifest[..], manifest.len() as u64, true)?;
+			blobs::upload(&node, &wallet, &one, true)?;
+			let record = registered(&node.submit(&wallet, register(&one, Category::Other))?)?;
+			share(record, Category::Other, &one.key)?;
+			bar.finish_and_clear();
+			added.push(json!({ "record": record, "category": Category::Other.as_str(), "size": one.size, "source": "Bundle manifest", "manifest": true }));
 		},
 		None => {
 			let category = match forced {
 				Some(category) => category,
-				None if len <= 64 * 1024 * 1024 => fhir::category_of_file(&std::fs::read(file).map_err(file_error(file))?),
-				None => Category::Other,
+				None => bundle_bytes.as_deref().map(fhir::category_of_file).unwrap_or(Category::Other),
 			};
 			let mut input = BufReader::new(File::open(file).map_err(file_error(file))?);
 			let sealed = blobs::seal(&mut input, len, cli.quiet)?;
-			add_one(sealed, category, file.display().to_string())?;
+			blobs::upload(&node, &wallet, &sealed, cli.quiet)?;
+			let record = registered(&node.submit(&wallet, register(&sealed, category))?)?;
+			share(record, category, &sealed.key)?;
+			added.push(json!({ "record": record, "category": category.as_str(), "size": sealed.size, "source": file.display().to_string() }));
 		},
 	}
 	missing.dedup();
@@ -608,27 +666,83 @@ fn record_list(cli: &Cli, patient: Option<&str>) -> Result<Report> {
 	Ok(Report::new(text, json!({ "patient": patient.to_ss58check(), "records": rows })))
 }
 
-fn record_export(cli: &Cli, output: &Path, patient: Option<&str>) -> Result<Report> {
+fn record_export(cli: &Cli, output: &Path, patient: Option<&str>, bundle: Option<RecordId>) -> Result<Report> {
 	let wallet = open_wallet(cli)?;
 	let node = Node::connect(&cli.node)?;
+	let chain = Chain { node: &node };
 	let patient = patient.map(parse_account).transpose()?.unwrap_or_else(|| wallet.account());
+	let read = |id: RecordId| -> Result<Value> {
+		let fetched = blobs::fetch(&node, &wallet, id, "treatment", true)?;
+		serde_json::from_slice(&blobs::open_to_vec(&fetched)?).map_err(|e| WalletError::Corrupt(format!("record {id} is not JSON: {e}")))
+	};
+	if let Some(id) = bundle {
+		// The Bundle a manifest was made from, each entry at its newest version.
+		let manifest = read(chain.current_version(id)?)?;
+		if !fhir::is_manifest(&manifest) {
+			return Err(WalletError::Usage(format!("record {id} is not a Bundle's manifest: see `phr record list` (source \"Bundle manifest\")")));
+		}
+		let mut resources = std::collections::BTreeMap::new();
+		for (record, _) in fhir::manifest_entries(&manifest) {
+			let Some(record) = record else { continue };
+			let outcome = chain.current_version(record).and_then(read).map_err(|e| e.to_string());
+			resources.insert(record, outcome);
+		}
+		let (rebuilt, unresolved) = fhir::rebuild(&manifest, &resources);
+		crate::files::write_private(output, &serde_json::to_vec_pretty(&rebuilt).expect("JSON serializes"))?;
+		let entries = rebuilt["entry"].as_array().map(Vec::len).unwrap_or(0);
+		// Left-out entries can break a Bundle's own rules (a document without its Composition).
+		let invalid = fhir::check_bundle(&rebuilt).err();
+		let left_out: Vec<Value> = unresolved
+			.iter()
+			.map(|u| json!({ "fullUrl": u.full_url, "record": u.record, "reason": u.reason, "referencedBy": u.referenced_by }))
+			.collect();
+		let mut text = format!(
+			"Exported the {} Bundle of record {id}: {entries} entries to {}.",
+			rebuilt["type"].as_str().unwrap_or("?"),
+			output.display()
+		);
+		for u in &unresolved {
+			text.push_str(&format!(
+				"\n  left out {} (record {:?}): {}; {} reference(s) to it now dangle",
+				u.full_url.as_deref().unwrap_or("an entry"),
+				u.record,
+				u.reason,
+				u.referenced_by.len()
+			));
+		}
+		if let Some(reason) = &invalid {
+			text.push_str(&format!("\n  the Bundle written is not valid R4 without them: {reason}"));
+		}
+		return Ok(Report::new(
+			text,
+			json!({ "resources": entries, "output": output, "type": rebuilt["type"], "unresolved": left_out, "invalid": invalid }),
+		));
+	}
+	// Every FHIR resource of the patient, with the fullUrl its Bundle gave it.
 	let mut resources = Vec::new();
-	for (id, info) in (Chain { node: &node }).records_of(&patient)? {
+	let mut full_urls = std::collections::BTreeMap::new();
+	for (id, info) in chain.records_of(&patient)? {
 		if info.is_erased() || info.status != phr_primitives::RecordStatus::Current {
 			continue;
 		}
-		let fetched = blobs::fetch(&node, &wallet, id, "treatment", true)?;
-		let plain = blobs::open_to_vec(&fetched)?;
-		let is_fhir = serde_json::from_slice::<Value>(&plain).ok().is_some_and(|v| v.get("resourceType").is_some());
-		if is_fhir {
-			resources.push(plain);
+		let Ok(value) = read(id) else { continue };
+		if fhir::is_manifest(&value) {
+			for (record, url) in fhir::manifest_entries(&value) {
+				if let (Some(record), Some(url)) = (record, url) {
+					full_urls.insert(record, url);
+				}
+			}
+		} else if value.get("resourceType").is_some() {
+			resources.push((id, info.root, serde_json::to_vec(&value).expect("JSON serializes")));
 		}
 	}
-	let bundle = fhir::bundle(&resources)?;
+	let entries: Vec<(Option<String>, Vec<u8>)> =
+		resources.into_iter().map(|(id, root, json)| (full_urls.get(&root).or_else(|| full_urls.get(&id)).cloned(), json)).collect();
+	let bundle = fhir::bundle(&entries)?;
 	crate::files::write_private(output, &serde_json::to_vec_pretty(&bundle).expect("JSON serializes"))?;
 	Ok(Report::new(
-		format!("Exported {} FHIR resources to {} as a collection Bundle.", resources.len(), output.display()),
-		json!({ "resources": resources.len(), "output": output }),
+		format!("Exported {} FHIR resources to {} as a collection Bundle.", entries.len(), output.display()),
+		json!({ "resources": entries.len(), "output": output }),
 	))
 }
 

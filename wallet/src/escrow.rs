@@ -37,19 +37,34 @@ pub fn members(node: &Node) -> Result<Vec<(HospitalId, AccountId, NodePeerId)>> 
 	state.run(pallet_consortium::Pallet::<phr_runtime::Runtime>::members)
 }
 
+/// A member hospital's escrow agent: its id, its validator account and that account's key.
+pub type Agent = (HospitalId, AccountId, Option<phr_primitives::KeyRecord<phr_runtime::BlockNumber>>);
+
+/// The member hospitals' escrow agents and their keys, proven.
+pub fn agents(node: &Node) -> Result<Vec<Agent>> {
+	let state = node.proven()?;
+	let mut agents = Vec::new();
+	for (hospital, agent, _) in members(node)? {
+		let keys = state.value(pallet_keys::KeyOf::<phr_runtime::Runtime>::hashed_key_for(&agent))?;
+		agents.push((hospital, agent, keys));
+	}
+	Ok(agents)
+}
+
 /// Splits `key` (of `record`'s data-key epoch `data_epoch`) among the member hospitals and stores
 /// each share sealed to its hospital's escrow key. Returns the hospitals that have no escrow key
 /// registered yet (their shares are missing: break-glass then needs the others).
 pub fn escrow_key(node: &Node, wallet: &Wallet, record: RecordId, data_epoch: u32, key: &DataKey) -> Result<Vec<HospitalId>> {
-	let members = members(node)?;
-	let count = u8::try_from(members.len()).map_err(|_| WalletError::Usage("more than 255 member hospitals".into()))?;
-	let threshold = escrow::threshold(members.len() as u32) as u8;
+	escrow_key_to(node, wallet, record, data_epoch, key, &agents(node)?)
+}
+
+/// As [`escrow_key`], to agents already read (many records, one read).
+pub fn escrow_key_to(node: &Node, wallet: &Wallet, record: RecordId, data_epoch: u32, key: &DataKey, agents: &[Agent]) -> Result<Vec<HospitalId>> {
+	let count = u8::try_from(agents.len()).map_err(|_| WalletError::Usage("more than 255 member hospitals".into()))?;
+	let threshold = escrow::threshold(agents.len() as u32) as u8;
 	let shares = escrow::split(key.bytes(), threshold, count)?;
-	let state = node.proven()?;
 	let mut missing = Vec::new();
-	for ((hospital, agent, _), share) in members.iter().zip(&shares) {
-		let keys: Option<phr_primitives::KeyRecord<phr_runtime::BlockNumber>> =
-			state.value(pallet_keys::KeyOf::<phr_runtime::Runtime>::hashed_key_for(agent))?;
+	for ((hospital, agent, keys), share) in agents.iter().zip(&shares) {
 		let Some(keys) = keys else {
 			missing.push(*hospital);
 			continue;

@@ -56,6 +56,22 @@ const MAX_LAG: u32 = 64;
 /// Keys per `state_getKeysPaged` page and per read proof.
 const PAGE: u32 = 1000;
 
+/// Time spent verifying (fetching proofs and checking them), for `PHR_TIMING`.
+static VERIFYING_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Milliseconds this process spent fetching and checking proofs so far.
+pub fn verifying_ms() -> f64 {
+	VERIFYING_NS.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e6
+}
+
+/// Runs `work`, counting its time as verification.
+fn timed<R>(work: impl FnOnce() -> R) -> R {
+	let started = std::time::Instant::now();
+	let result = work();
+	VERIFYING_NS.fetch_add(started.elapsed().as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+	result
+}
+
 /// Where trust comes from: set once per process from the command line.
 struct TrustConfig {
 	chain_spec: Option<PathBuf>,
@@ -263,6 +279,10 @@ impl Node {
 	/// The latest finalized header, its finality checked from the wallet's anchor (made from the
 	/// chain spec on first use); the anchor moves forward with it. Asked once per process.
 	pub fn verified_head(&self) -> Result<Head> {
+		timed(|| self.verify_head())
+	}
+
+	fn verify_head(&self) -> Result<Head> {
 		static HEADS: Mutex<BTreeMap<String, Head>> = Mutex::new(BTreeMap::new());
 		if let Some(head) = HEADS.lock().expect("not poisoned").get(self.url()) {
 			return Ok(head.clone());
@@ -343,6 +363,10 @@ struct ReadProof {
 impl Proven<'_> {
 	/// Fetches the proof of `keys` (present or absent) and keeps its trie nodes.
 	pub fn prove(&self, keys: &[Vec<u8>]) -> Result<()> {
+		timed(|| self.prove_untimed(keys))
+	}
+
+	fn prove_untimed(&self, keys: &[Vec<u8>]) -> Result<()> {
 		for page in keys.chunks(PAGE as usize) {
 			let keys: Vec<String> = page.iter().map(|k| to_hex(k)).collect();
 			let answer: ReadProof =
@@ -356,6 +380,10 @@ impl Proven<'_> {
 	/// Proves every key under `prefix`: the node lists them, the proof must then let the local
 	/// iteration reach each one (a key left out of the list leaves a trie node missing).
 	pub fn prove_prefix(&self, prefix: &[u8]) -> Result<()> {
+		timed(|| self.prove_prefix_untimed(prefix))
+	}
+
+	fn prove_prefix_untimed(&self, prefix: &[u8]) -> Result<()> {
 		let mut keys = vec![prefix.to_vec()];
 		let mut start: Option<String> = None;
 		loop {
@@ -382,11 +410,15 @@ impl Proven<'_> {
 		for key in next {
 			keys.push(from_hex(&key)?);
 		}
-		self.prove(&keys)
+		self.prove_untimed(&keys)
 	}
 
 	/// Runs `read` over the trie of the proofs fetched so far, checked against the head's root.
 	fn with_backend<R>(&self, read: impl FnOnce(&TrieBackend<MemoryDB<BlakeTwo256>, BlakeTwo256>) -> R) -> Result<R> {
+		timed(|| self.with_backend_untimed(read))
+	}
+
+	fn with_backend_untimed<R>(&self, read: impl FnOnce(&TrieBackend<MemoryDB<BlakeTwo256>, BlakeTwo256>) -> R) -> Result<R> {
 		let mut backend = self.backend.borrow_mut();
 		if backend.is_none() {
 			let proof = StorageProof::new(self.nodes.borrow().iter().cloned());

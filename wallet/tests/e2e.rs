@@ -5,6 +5,8 @@
 
 #[path = "../../node/tests/common/mod.rs"]
 mod common;
+#[path = "../src/fhir_samples.rs"]
+mod fhir_samples;
 mod support;
 
 use std::{process::Command, time::Duration};
@@ -55,8 +57,10 @@ fn add_share_read_revoke_rekey_fhir_and_audit() {
 	let bundle_path = dir.path().join("bundle.json");
 	std::fs::write(&bundle_path, fhir_bundle().to_string()).unwrap();
 	let added = bob.ok(&["record", "add", bundle_path.to_str().unwrap()]);
-	let categories: Vec<&str> = added["records"].as_array().unwrap().iter().map(|r| r["category"].as_str().unwrap()).collect();
+	let categories: Vec<&str> =
+		added["records"].as_array().unwrap().iter().filter(|r| r["manifest"] != true).map(|r| r["category"].as_str().unwrap()).collect();
 	assert_eq!(categories, ["observation", "medication", "allergy", "immunization"]);
+	assert_eq!(added["records"][4]["manifest"], true, "the Bundle's manifest is a record too: {added}");
 
 	// FHIR: every resource reads back JSON-equal, and the export is the same Bundle.
 	let first_resource = added["records"][0]["record"].as_u64().unwrap().to_string();
@@ -110,6 +114,30 @@ fn add_share_read_revoke_rekey_fhir_and_audit() {
 	let out = dir.path().join("scan-bob.bin");
 	bob.ok(&["record", "get", &scan_id, "-o", out.to_str().unwrap()]);
 	assert!(std::fs::read(&out).unwrap() == scan);
+
+	// FHIR Bundles of every type, with internal urn:uuid references: each added in one action,
+	// read by a grantee (Dave holds an "all" grant), and rebuilt by that grantee from its manifest:
+	// the same Bundle, every reference resolving.
+	for (kind, n) in [("transaction", 50), ("batch", 20), ("collection", 20), ("document", 20)] {
+		let original = fhir_samples::synthetic_bundle(kind, n);
+		let path = dir.path().join(format!("{kind}.json"));
+		std::fs::write(&path, original.to_string()).unwrap();
+		let added = bob.ok(&["record", "add", path.to_str().unwrap()]);
+		let records = added["records"].as_array().unwrap();
+		assert_eq!(records.len(), n + 1, "{kind}: one record per resource and the manifest");
+		let manifest = records.last().unwrap();
+		assert_eq!(manifest["manifest"], true);
+		let first = records[0]["record"].as_u64().unwrap().to_string();
+		let out = dir.path().join(format!("{kind}-first.json"));
+		dave.ok(&["record", "get", &first, "-o", out.to_str().unwrap()]);
+		assert_eq!(serde_json::from_slice::<Value>(&std::fs::read(&out).unwrap()).unwrap(), original["entry"][0]["resource"]);
+		let exported = dir.path().join(format!("{kind}-export.json"));
+		let manifest_id = manifest["record"].as_u64().unwrap().to_string();
+		let report = dave.ok(&["record", "export", "--patient", &address(Sr25519Keyring::Bob), "--bundle", &manifest_id, "-o", exported.to_str().unwrap()]);
+		assert_eq!(report["unresolved"], json!([]), "{kind}: {report}");
+		let exported: Value = serde_json::from_slice(&std::fs::read(&exported).unwrap()).unwrap();
+		assert_eq!(exported, original, "{kind}: the grantee's export is the Bundle that went in");
+	}
 
 	// The auditor sees the trail and the reads, every receipt verified against the chain.
 	let mut audit = Value::Null;

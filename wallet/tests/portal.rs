@@ -60,6 +60,8 @@ fn a_patient_and_a_physician_use_the_portal_in_chromium() {
 		.env("PHR_PORTAL_URL", &url)
 		.env("PHR_NODES", http.join(","))
 		.env("PHR_BIN", &phr)
+		// The root of trust the CLI checks its chain reads against (docs/verified-reads.md).
+		.env("PHR_CHAIN_SPEC", common::raw_chain_spec("local-consortium"))
 		.env("PHR_E2E_DIR", dir.path().join("e2e"));
 	if let Ok(shots) = std::env::var("PHR_SCREENSHOTS") {
 		command.env("PHR_SCREENSHOTS", shots);
