@@ -20,7 +20,7 @@ use crate::{
 	client::{now_ms, to_hex, Finalized, Node},
 	crypto::DataKey,
 	error::{file_error, Result, WalletError},
-	fhir,
+	fhir, fhir_facts,
 	keyfile::{self, Wallet},
 	AdminCommand, Cli, Command, ConsentCommand, EmergencyCommand, GrantArgs, GuardianCommand, KeysCommand,
 	RecordCommand,
@@ -379,7 +379,7 @@ fn dispatch(cli: &Cli) -> Result<Report> {
 		Command::Record(RecordCommand::Export { output, patient, bundle }) => record_export(cli, output, patient.as_deref(), *bundle),
 		Command::Grant(args) => grant(cli, args),
 		Command::Revoke { grant, no_rekey } => revoke(cli, *grant, !no_rekey),
-		Command::Grants { patient } => grants(cli, patient.as_deref()),
+		Command::Grants { patient, fhir } => grants(cli, patient.as_deref(), *fhir),
 		Command::Guardian(GuardianCommand::Add { guardian, read, manage_grants }) => {
 			let guardian = parse_account(guardian)?;
 			let powers = GuardianPowers { read: *read, manage_grants: *manage_grants };
@@ -438,7 +438,7 @@ fn dispatch(cli: &Cli) -> Result<Report> {
 			simple(cli, RuntimeCall::Access(pallet_access::Call::review_emergency { emergency: *emergency }), || {
 				(format!("Break-glass access {emergency} marked reviewed."), json!({ "reviewed": emergency }))
 			}),
-		Command::Audit { patient, nodes } => audit(cli, patient, nodes),
+		Command::Audit { patient, nodes, fhir } => audit(cli, patient, nodes, *fhir),
 		Command::Admin(command) => admin(cli, command),
 		Command::Portal { dir, listen, nodes } => {
 			let nodes = if nodes.is_empty() { vec![cli.node.clone()] } else { nodes.clone() };
@@ -940,10 +940,23 @@ fn revoke(cli: &Cli, id: GrantId, rekey: bool) -> Result<Report> {
 	))
 }
 
-fn grants(cli: &Cli, patient: Option<&str>) -> Result<Report> {
+/// A FHIR Bundle as a command's answer, printed as JSON with or without `--json`.
+fn fhir_report(bundle: Value) -> Report {
+	Report::new(serde_json::to_string_pretty(&bundle).expect("JSON serializes"), bundle)
+}
+
+fn grants(cli: &Cli, patient: Option<&str>, fhir: bool) -> Result<Report> {
 	let node = Node::connect(&cli.node)?;
 	let patient = patient_or_own(cli, patient)?;
 	let grants = Chain { node: &node }.grants_of(&patient)?;
+	if fhir {
+		let now = now_ms();
+		let consents: Vec<Value> = grants.iter().map(|(id, grant)| fhir_facts::consent(*id, grant, now)).collect();
+		for consent in &consents {
+			fhir_facts::check_consent(consent).map_err(|e| WalletError::Corrupt(format!("a Consent this wallet made is not valid R4: {e}")))?;
+		}
+		return Ok(fhir_report(fhir_facts::collection(consents)));
+	}
 	let rows: Vec<Value> = grants
 		.iter()
 		.map(|(id, g)| {
@@ -967,7 +980,7 @@ fn grants(cli: &Cli, patient: Option<&str>) -> Result<Report> {
 	Ok(Report::new(text, json!({ "patient": patient.to_ss58check(), "grants": rows })))
 }
 
-fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
+fn audit(cli: &Cli, patient: &str, nodes: &[String], fhir: bool) -> Result<Report> {
 	let patient = parse_account(patient)?;
 	let node = Node::connect(&cli.node)?;
 	let state = node.proven()?;
@@ -1018,7 +1031,7 @@ fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
 			failed += 1;
 		}
 		let receipts = answer.receipts.iter().map(|r| blobs::decode_receipt(&r.0)).collect::<Result<Vec<_>>>()?;
-		for (receipt, proof) in &receipts {
+		for (index, (receipt, proof)) in receipts.iter().enumerate() {
 			// Anchored under the chain's root, AND really signed by its reader for this chain: an
 			// anchoring node cannot pass off a receipt it made up.
 			let ok = receipts::verify_receipt(&batch.root, batch.count, receipt, proof) &&
@@ -1037,10 +1050,20 @@ fn audit(cli: &Cli, patient: &str, nodes: &[String]) -> Result<Report> {
 			if owner.as_ref() == Some(&patient) {
 				reads.push(json!({ "batch": batch_id, "hospital": batch.hospital, "anchoredAt": batch.anchored_at,
 					"reader": receipt.request.request.account.to_ss58check(), "record": record,
-					"basis": format!("{:?}", receipt.basis), "verified": ok }));
+					"basis": format!("{:?}", receipt.basis), "verified": ok, "index": index,
+					"requestExpiresAt": receipt.request.request.expires_at_ms }));
 			}
 		}
 		batch_id += 1;
+	}
+	if fhir {
+		let now = now_ms();
+		let mut events: Vec<Value> = trail.iter().enumerate().map(|(i, entry)| fhir_facts::trail_event(&patient, i, entry, now)).collect();
+		events.extend(reads.iter().map(|read| fhir_facts::read_event(read, now)));
+		for event in &events {
+			fhir_facts::check_audit_event(event).map_err(|e| WalletError::Corrupt(format!("an AuditEvent this wallet made is not valid R4: {e}")))?;
+		}
+		return Ok(fhir_report(fhir_facts::collection(events)));
 	}
 	let entries: Vec<Value> = trail
 		.iter()

@@ -9,6 +9,7 @@ mod escrow;
 mod crypto;
 mod error;
 mod fhir;
+mod fhir_facts;
 #[cfg(test)]
 mod fhir_samples;
 mod files;
@@ -71,10 +72,13 @@ pub enum Command {
 		no_rekey: bool,
 	},
 	/// List the grants on your records (or on --patient's, for a guardian).
-	#[command(after_help = "Example:\n  phr grants --json")]
+	#[command(after_help = "Examples:\n  phr grants --json\n  phr grants --fhir > consents.json")]
 	Grants {
 		#[arg(long)]
 		patient: Option<String>,
+		/// Print the grants as FHIR R4 Consent resources (a collection Bundle).
+		#[arg(long)]
+		fhir: bool,
 	},
 	/// Appoint or remove a guardian who may act for you.
 	#[command(subcommand)]
@@ -92,6 +96,9 @@ pub enum Command {
 		/// Nodes to ask for read receipts (each node keeps the receipts it served); default --node.
 		#[arg(long, value_delimiter = ',')]
 		nodes: Vec<String>,
+		/// Print the trail and the verified reads as FHIR R4 AuditEvent resources (a collection Bundle).
+		#[arg(long)]
+		fhir: bool,
 	},
 	/// Hospital admins: onboard patients, register staff, vote on members.
 	#[command(subcommand)]

@@ -151,6 +151,18 @@ fn add_share_read_revoke_rekey_fhir_and_audit() {
 	});
 	assert!(anchored, "reads by Eve, Charlie and Dave are anchored and listed: {audit}");
 	assert_eq!(audit["receiptsFailed"], 0, "{audit}");
+
+	// The same facts as FHIR R4 for a hospital system: grants as Consents, the trail and the
+	// verified reads as AuditEvents (the wallet checks each against the R4 rules before printing).
+	let consents = bob.ok(&["grants", "--fhir"]);
+	assert_eq!(consents["type"], "collection");
+	let consents = consents["entry"].as_array().unwrap();
+	assert!(!consents.is_empty() && consents.iter().all(|e| e["resource"]["resourceType"] == "Consent" && e["resource"]["status"] == "active"));
+	let events = dave.ok(&["audit", &address(Sr25519Keyring::Bob), "--fhir"]);
+	let events = events["entry"].as_array().unwrap();
+	let count = |action: &str| events.iter().filter(|e| e["resource"]["resourceType"] == "AuditEvent" && e["resource"]["action"] == action).count();
+	assert_eq!(count("R"), audit["reads"].as_array().unwrap().len(), "one read AuditEvent per verified read");
+	assert_eq!(events.len() - count("R"), audit["trail"].as_array().unwrap().len(), "one AuditEvent per trail entry");
 	let actions: Vec<String> = audit["trail"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_string()).collect();
 	for expected in ["RecordRegistered", "GrantAdded", "GrantRevoked", "DataKeyRotated", "EmergencyOpened"] {
 		assert!(actions.iter().any(|a| a.starts_with(expected)), "{expected} in {actions:?}");
