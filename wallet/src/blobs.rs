@@ -205,6 +205,9 @@ pub struct Fetched {
 	pub key: DataKey,
 	pub key_epoch: u32,
 	pub basis: String,
+	/// The version as the chain registered it (proven): its author (who signed its registration),
+	/// version number and block. The ciphertext hashed to the hash registered with it.
+	pub registered: Option<crate::commands::RecordOnChain>,
 }
 
 /// Fetches `record` through `node`: the chain's hash of it (at the finalized block) is what the
@@ -214,7 +217,7 @@ pub fn fetch(node: &Node, wallet: &Wallet, record: RecordId, purpose: &str, quie
 	let answer = node.wait("phr_fetch", node.phr().fetch(Bytes(request.encode()), Some(purpose.into()), None))?;
 	let info: Option<crate::commands::RecordOnChain> =
 		node.proven()?.value(pallet_records::RecordOf::<phr_runtime::Runtime>::hashed_key_for(record))?;
-	let expected = info.ok_or_else(|| WalletError::Usage(format!("record {record} does not exist")))?.ciphertext_hash;
+	let expected = info.as_ref().ok_or_else(|| WalletError::Usage(format!("record {record} does not exist")))?.ciphertext_hash;
 
 	// Break-glass readers hold no wrapped key: the member hospitals release their escrow shares.
 	let break_glass = answer.wrapped_key.is_none() && purpose == "emergency";
@@ -259,7 +262,7 @@ pub fn fetch(node: &Node, wallet: &Wallet, record: RecordId, purpose: &str, quie
 		},
 		Some(wrapped) => open_wrapped(wallet, record, &wrapped)?,
 	};
-	Ok(Fetched { ciphertext, key, key_epoch: data_epoch, basis })
+	Ok(Fetched { ciphertext, key, key_epoch: data_epoch, basis, registered: info })
 }
 
 /// The data key of `record` wrapped for this wallet, asked of `node` without the ciphertext (a
@@ -339,7 +342,30 @@ pub fn decode_receipt(bytes: &[u8]) -> Result<(ReadReceipt<AccountId>, phr_primi
 
 /// The JSON a `--json` caller gets for a fetched record.
 pub fn describe(record: RecordId, fetched: &Fetched, bytes: u64, output: &Path) -> Value {
-	json!({ "record": record, "bytes": bytes, "keyEpoch": fetched.key_epoch, "basis": fetched.basis, "output": output })
+	use sp_core::crypto::Ss58Codec;
+	let mut described = json!({ "record": record, "bytes": bytes, "keyEpoch": fetched.key_epoch, "basis": fetched.basis, "output": output });
+	if let Some(info) = &fetched.registered {
+		described["author"] = json!(info.author.to_ss58check());
+		described["patient"] = json!(info.patient.to_ss58check());
+		described["version"] = json!(info.version);
+		described["registeredAt"] = json!(info.registered_at);
+		described["previous"] = json!(info.previous);
+	}
+	described
+}
+
+/// Who wrote the version read, as the chain registered it (a sentence).
+pub fn provenance(fetched: &Fetched) -> String {
+	use sp_core::crypto::Ss58Codec;
+	match &fetched.registered {
+		Some(info) => format!(
+			" Version {} written by {}, registered at block {} (verified against the finalized chain; the bytes are the ones registered).",
+			info.version,
+			info.author.to_ss58check(),
+			info.registered_at
+		),
+		None => String::new(),
+	}
 }
 
 #[cfg(test)]
@@ -347,7 +373,7 @@ mod tests {
 	use super::*;
 
 	fn fetched_from(sealed: Sealed) -> Fetched {
-		Fetched { ciphertext: sealed.file, key: sealed.key, key_epoch: 0, basis: "Owner".into() }
+		Fetched { ciphertext: sealed.file, key: sealed.key, key_epoch: 0, basis: "Owner".into(), registered: None }
 	}
 
 	#[test]

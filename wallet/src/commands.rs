@@ -149,25 +149,24 @@ impl Chain<'_> {
 		state.run(|| pallet_records::Pallet::<Runtime>::patient_records(patient, 0, count))
 	}
 
-	fn root_of(&self, id: RecordId) -> Result<RecordId> {
+	/// Every version of the record `id` belongs to, oldest first (empty when `id` is unknown).
+	fn versions_of(&self, id: RecordId) -> Result<Vec<RecordId>> {
 		let state = self.node.proven()?;
 		let Some(record) = state.value::<RecordOnChain>(pallet_records::RecordOf::<Runtime>::hashed_key_for(id))? else {
-			return Ok(id);
+			return Ok(Vec::new());
 		};
 		state.prove(&[pallet_records::VersionsOf::<Runtime>::hashed_key_for(record.root)])?;
-		let versions = state.run(|| pallet_records::Pallet::<Runtime>::versions(id))?;
-		Ok(versions.first().copied().unwrap_or(id))
+		state.run(|| pallet_records::Pallet::<Runtime>::versions(id))
 	}
 
-	/// The newest version of the record `id` is a version of (`id` itself when it has none).
+	/// The first version of the record `id` is a version of (`id` itself when unknown).
+	fn root_of(&self, id: RecordId) -> Result<RecordId> {
+		Ok(self.versions_of(id)?.first().copied().unwrap_or(id))
+	}
+
+	/// The newest version of the record `id` is a version of (`id` itself when unknown).
 	fn current_version(&self, id: RecordId) -> Result<RecordId> {
-		let state = self.node.proven()?;
-		let Some(record) = state.value::<RecordOnChain>(pallet_records::RecordOf::<Runtime>::hashed_key_for(id))? else {
-			return Ok(id);
-		};
-		state.prove(&[pallet_records::VersionsOf::<Runtime>::hashed_key_for(record.root)])?;
-		let versions = state.run(|| pallet_records::Pallet::<Runtime>::versions(id))?;
-		Ok(versions.last().copied().unwrap_or(id))
+		Ok(self.versions_of(id)?.last().copied().unwrap_or(id))
 	}
 
 	fn current_key(&self, who: &AccountId) -> Result<Option<KeyRecord<BlockNumber>>> {
@@ -191,6 +190,14 @@ impl Chain<'_> {
 		let prefix = [pallet_access::GrantsToAccount::<Runtime>::final_prefix().to_vec(), frame_support::Blake2_128Concat::hash(&who.encode())].concat();
 		state.prove_prefix(&prefix)?;
 		state.run(|| pallet_access::Pallet::<Runtime>::grants_to(who))
+	}
+
+	/// `patient`'s whole audit trail, proven.
+	fn audit_trail(&self, patient: &AccountId) -> Result<Vec<AuditEntry<AccountId, BlockNumber>>> {
+		let state = self.node.proven()?;
+		let length: u32 = state.value(pallet_access::AuditLength::<Runtime>::hashed_key_for(patient))?.unwrap_or(0);
+		state.prove(&(0..length).map(|i| pallet_access::AuditTrail::<Runtime>::hashed_key_for(patient, i)).collect::<Vec<_>>())?;
+		state.run(|| pallet_access::Pallet::<Runtime>::audit_trail(patient, 0, length))
 	}
 
 	/// Every staff member of a member hospital, with hospital, roles and attributes; proven
@@ -218,14 +225,9 @@ impl Chain<'_> {
 	}
 
 	/// Who gets a record's data key besides its patient and author: everyone a live read grant of
-	/// `patient` covering the record names. Nobody else, and no emergency staff in advance:
-	/// break-glass readers get the key from the member hospitals' escrow shares, released only
-	/// once their opening is final (see `escrow`).
-	fn readers(&self, patient: &AccountId, category: Category, root: RecordId) -> Result<Vec<AccountId>> {
-		Ok(self.readers_among(&self.grants_of(patient)?, &self.staff()?, category, root))
-	}
-
-	/// As [`Chain::readers`], from grants and staff already read (many records, one read).
+	/// the patient (`grants`, read once for many records) covering the record names, among `staff`.
+	/// Nobody else, and no emergency staff in advance: break-glass readers get the key from the
+	/// member hospitals' escrow shares, released only once their opening is final (see `escrow`).
 	fn readers_among(
 		&self,
 		grants: &[(GrantId, Grant<AccountId, BlockNumber>)],
@@ -362,7 +364,7 @@ fn dispatch(cli: &Cli) -> Result<Report> {
 			let fetched = blobs::fetch(&node, &wallet, *record, purpose, cli.quiet)?;
 			let bytes = blobs::open_to_file(&fetched, output, cli.quiet)?;
 			Ok(Report::new(
-				format!("Record {record}: {bytes} bytes decrypted to {} (access: {}).", output.display(), fetched.basis),
+				format!("Record {record}: {bytes} bytes decrypted to {} (access: {}).{}", output.display(), fetched.basis, blobs::provenance(&fetched)),
 				blobs::describe(*record, &fetched, bytes, output),
 			))
 		},
@@ -379,6 +381,8 @@ fn dispatch(cli: &Cli) -> Result<Report> {
 		Command::Record(RecordCommand::Export { output, patient, bundle }) => record_export(cli, output, patient.as_deref(), *bundle),
 		Command::Grant(args) => grant(cli, args),
 		Command::Revoke { grant, no_rekey } => revoke(cli, *grant, !no_rekey),
+		Command::Rekey { expired: true } => rekey_expired(cli),
+		Command::Rekey { expired: false } => Err(WalletError::Usage("say what to re-key: --expired (the records keyed while a grant that has since expired was live)".into())),
 		Command::Grants { patient, fhir } => grants(cli, patient.as_deref(), *fhir),
 		Command::Guardian(GuardianCommand::Add { guardian, read, manage_grants }) => {
 			let guardian = parse_account(guardian)?;
@@ -894,49 +898,122 @@ fn revoke(cli: &Cli, id: GrantId, rekey: bool) -> Result<Report> {
 	if !rekey {
 		return Ok(Report::new(format!("Grant {id} revoked; data keys unchanged."), json!({ "revoked": id, "rekeyed": [] })));
 	}
-	// Re-key: every record the grant covered gets a new data key and a new ciphertext, wrapped for
-	// the patient and the account readers that remain.
-	let mut rekeyed = Vec::new();
-	let mut missing = Vec::new();
-	for (record, info) in chain.records_of(&patient)? {
-		if info.is_erased() || info.status != phr_primitives::RecordStatus::Current {
-			continue;
-		}
-		let root = chain.root_of(record)?;
-		if !grant.terms.scope.covers(info.category, root) {
-			continue;
-		}
-		let fetched = blobs::fetch(&node, &wallet, record, "treatment", true)?;
-		let sealed = blobs::reseal(&fetched, cli.quiet)?;
-		blobs::upload(&node, &wallet, &sealed, cli.quiet)?;
-		let finalized = node.submit(
-			&wallet,
-			RuntimeCall::Keys(pallet_keys::Call::rotate_data_key {
-				record,
-				ciphertext_hash: sealed.hash,
-				size: sealed.size,
-				reason: RotationReason::Revocation,
-			}),
-		)?;
-		let epoch = event(&finalized, |e| match e {
-			RuntimeEvent::Keys(pallet_keys::Event::DataKeyRotated { epoch, .. }) => Some(*epoch),
-			_ => None,
-		}, "DataKeyRotated")?;
-		let mut readers = vec![patient.clone(), me.clone()];
-		readers.extend(chain.readers(&patient, info.category, root)?);
-		missing.extend(deliver(&node, &wallet, record, epoch, &sealed.key, &readers)?);
-		escrow::escrow_key(&node, &wallet, record, epoch, &sealed.key)?;
-		rekeyed.push(record);
-	}
-	missing.dedup();
+	// Re-key: every version of every record the grant covered (superseded ones too: the revoked
+	// reader may hold their keys as well) gets a new data key and a new ciphertext, wrapped for the
+	// patient and the readers that remain.
+	let covered: Vec<(RecordId, RecordOnChain)> = chain
+		.records_of(&patient)?
+		.into_iter()
+		.filter(|(_, info)| !info.is_erased() && grant.terms.scope.covers(info.category, info.root))
+		.collect();
+	let (rekeyed, missing) = rekey_records(cli, &node, &wallet, &patient, covered, RotationReason::Revocation)?;
 	Ok(Report::new(
 		format!(
-			"Grant {id} revoked; {} record(s) re-encrypted under new data keys ({:?}), shared with the remaining readers only.{}",
+			"Grant {id} revoked; {} record version(s) re-encrypted under new data keys ({:?}), shared with the remaining readers only.{}",
 			rekeyed.len(),
 			rekeyed,
 			missing_note(&missing)
 		),
 		json!({ "revoked": id, "rekeyed": rekeyed }),
+	))
+}
+
+/// Re-keys `records` of `patient`: each fetched and resealed under a new data key, uploaded, the
+/// rotations sent at once (one wait for finality), then each new key wrapped for the patient, the
+/// caller and the readers live grants name, and escrowed. Returns the records re-keyed and the
+/// readers who could not be given their key.
+fn rekey_records(
+	cli: &Cli,
+	node: &Node,
+	wallet: &Wallet,
+	patient: &AccountId,
+	records: Vec<(RecordId, RecordOnChain)>,
+	reason: RotationReason,
+) -> Result<(Vec<RecordId>, Vec<AccountId>)> {
+	if records.is_empty() {
+		return Ok((Vec::new(), Vec::new()));
+	}
+	let chain = Chain { node };
+	let bar = blobs::steps(records.len() as u64 * 2, "re-keying", cli.quiet);
+	let mut sealed = Vec::with_capacity(records.len());
+	for (record, _) in &records {
+		let fetched = blobs::fetch(node, wallet, *record, "treatment", true)?;
+		let one = blobs::reseal(&fetched, true)?;
+		blobs::upload(node, wallet, &one, true)?;
+		bar.inc(1);
+		sealed.push(one);
+	}
+	let calls = records
+		.iter()
+		.zip(&sealed)
+		.map(|((record, _), one)| {
+			RuntimeCall::Keys(pallet_keys::Call::rotate_data_key { record: *record, ciphertext_hash: one.hash, size: one.size, reason })
+		})
+		.collect();
+	let mut done = 0;
+	let outcomes = node.submit_all(wallet, calls, |final_now| {
+		bar.inc((final_now - done) as u64);
+		done = final_now;
+	})?;
+	let grants = chain.grants_of(patient)?;
+	let staff = chain.staff()?;
+	let agents = escrow::agents(node)?;
+	let me = wallet.account();
+	let (mut rekeyed, mut missing) = (Vec::new(), Vec::new());
+	for (((record, info), one), finalized) in records.iter().zip(&sealed).zip(&outcomes) {
+		let epoch = event(finalized, |e| match e {
+			RuntimeEvent::Keys(pallet_keys::Event::DataKeyRotated { epoch, .. }) => Some(*epoch),
+			_ => None,
+		}, "DataKeyRotated")?;
+		let mut readers = vec![patient.clone(), me.clone()];
+		readers.extend(chain.readers_among(&grants, &staff, info.category, info.root));
+		missing.extend(deliver(node, wallet, *record, epoch, &one.key, &readers)?);
+		escrow::escrow_key_to(node, wallet, *record, epoch, &one.key, &agents)?;
+		rekeyed.push(*record);
+	}
+	bar.finish_and_clear();
+	missing.sort();
+	missing.dedup();
+	Ok((rekeyed, missing))
+}
+
+/// `phr rekey --expired`: the keys a grant's reader held stay useful after the grant simply
+/// expires (nothing re-keys then). The chain records each expiry in the patient's trail
+/// (`GrantExpired`, once it dropped the grant); every record version whose data key was set before
+/// the latest expiry is re-keyed (the dropped grant's terms are gone from state, so which records
+/// it covered is not known: all that were keyed while it lived are re-keyed).
+fn rekey_expired(cli: &Cli) -> Result<Report> {
+	let wallet = open_wallet(cli)?;
+	let node = Node::connect(&cli.node)?;
+	let chain = Chain { node: &node };
+	let patient = wallet.account();
+	let latest_expiry = chain
+		.audit_trail(&patient)?
+		.iter()
+		.filter(|entry| matches!(entry.action, phr_primitives::AuditAction::GrantExpired { .. }))
+		.map(|entry| entry.at)
+		.max();
+	let pending: Vec<GrantId> =
+		chain.grants_of(&patient)?.into_iter().filter(|(_, g)| g.terms.expires_at <= now_ms()).map(|(id, _)| id).collect();
+	let pending_note = if pending.is_empty() {
+		String::new()
+	} else {
+		format!(" Grant(s) {pending:?} expired but the chain has not dropped them yet: run this again once it has (it sweeps every block).")
+	};
+	let Some(expiry) = latest_expiry else {
+		return Ok(Report::new(format!("No grant of yours has expired: nothing to re-key.{pending_note}"), json!({ "rekeyed": [], "pending": pending })));
+	};
+	let stale: Vec<(RecordId, RecordOnChain)> =
+		chain.records_of(&patient)?.into_iter().filter(|(_, info)| !info.is_erased() && info.key_set_at < expiry).collect();
+	let (rekeyed, missing) = rekey_records(cli, &node, &wallet, &patient, stale, RotationReason::Manual)?;
+	Ok(Report::new(
+		format!(
+			"{} record version(s) keyed before a grant expired (block {expiry}) re-encrypted under new data keys ({:?}).{}{pending_note}",
+			rekeyed.len(),
+			rekeyed,
+			missing_note(&missing)
+		),
+		json!({ "rekeyed": rekeyed, "expiredAt": expiry, "pending": pending }),
 	))
 }
 
@@ -983,10 +1060,8 @@ fn grants(cli: &Cli, patient: Option<&str>, fhir: bool) -> Result<Report> {
 fn audit(cli: &Cli, patient: &str, nodes: &[String], fhir: bool) -> Result<Report> {
 	let patient = parse_account(patient)?;
 	let node = Node::connect(&cli.node)?;
+	let trail = Chain { node: &node }.audit_trail(&patient)?;
 	let state = node.proven()?;
-	let length: u32 = state.value(pallet_access::AuditLength::<Runtime>::hashed_key_for(&patient))?.unwrap_or(0);
-	state.prove(&(0..length).map(|i| pallet_access::AuditTrail::<Runtime>::hashed_key_for(&patient, i)).collect::<Vec<_>>())?;
-	let trail: Vec<AuditEntry<AccountId, BlockNumber>> = state.run(|| pallet_access::Pallet::<Runtime>::audit_trail(&patient, 0, length))?;
 	// Read receipts: every anchored batch, from whichever node served it, each receipt verified
 	// against the root and count the chain holds; those about this patient's records are listed.
 	let mut others: Vec<Node> = Vec::new();

@@ -51,14 +51,10 @@ pub fn agents(node: &Node) -> Result<Vec<Agent>> {
 	Ok(agents)
 }
 
-/// Splits `key` (of `record`'s data-key epoch `data_epoch`) among the member hospitals and stores
-/// each share sealed to its hospital's escrow key. Returns the hospitals that have no escrow key
-/// registered yet (their shares are missing: break-glass then needs the others).
-pub fn escrow_key(node: &Node, wallet: &Wallet, record: RecordId, data_epoch: u32, key: &DataKey) -> Result<Vec<HospitalId>> {
-	escrow_key_to(node, wallet, record, data_epoch, key, &agents(node)?)
-}
-
-/// As [`escrow_key`], to agents already read (many records, one read).
+/// Splits `key` (of `record`'s data-key epoch `data_epoch`) among the member hospitals `agents`
+/// (read once for many records) and stores each share sealed to its hospital's escrow key. Returns
+/// the hospitals that have no escrow key registered yet (their shares are missing: break-glass then
+/// needs the others).
 pub fn escrow_key_to(node: &Node, wallet: &Wallet, record: RecordId, data_epoch: u32, key: &DataKey, agents: &[Agent]) -> Result<Vec<HospitalId>> {
 	let count = u8::try_from(agents.len()).map_err(|_| WalletError::Usage("more than 255 member hospitals".into()))?;
 	let threshold = escrow::threshold(agents.len() as u32) as u8;

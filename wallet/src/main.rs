@@ -71,6 +71,13 @@ pub enum Command {
 		#[arg(long)]
 		no_rekey: bool,
 	},
+	/// Re-encrypt records under new data keys: with --expired, every version keyed before a grant of
+	/// yours expired (an expiry, unlike a revocation, re-keys nothing by itself).
+	#[command(after_help = "Example:\n  phr rekey --expired")]
+	Rekey {
+		#[arg(long)]
+		expired: bool,
+	},
 	/// List the grants on your records (or on --patient's, for a guardian).
 	#[command(after_help = "Examples:\n  phr grants --json\n  phr grants --fhir > consents.json")]
 	Grants {

@@ -115,6 +115,23 @@ fn add_share_read_revoke_rekey_fhir_and_audit() {
 	bob.ok(&["record", "get", &scan_id, "-o", out.to_str().unwrap()]);
 	assert!(std::fs::read(&out).unwrap() == scan);
 
+	// A grant that simply expires re-keys nothing by itself: once the chain dropped it,
+	// `phr rekey --expired` re-keys every version keyed while it lived; Dave (still granted) reads on.
+	bob.ok(&["grant", "--to", &address(Sr25519Keyring::Eve), "--categories", "imaging", "--expires", "8s"]);
+	let mut swept = Value::Null;
+	let dropped = wait_until(Duration::from_secs(90), || {
+		swept = bob.ok(&["rekey", "--expired"]);
+		swept["expiredAt"].is_number()
+	});
+	assert!(dropped, "the chain drops the expired grant and the wallet re-keys: {swept}");
+	assert!(swept["rekeyed"].as_array().unwrap().iter().any(|r| r.as_u64().unwrap().to_string() == scan_id), "{swept}");
+	let out = dir.path().join("scan-dave-3.bin");
+	let got = dave.ok(&["record", "get", &scan_id, "-o", out.to_str().unwrap()]);
+	assert!(std::fs::read(&out).unwrap() == scan, "Dave reads the record re-keyed after the expiry");
+	assert!(got["keyEpoch"].as_u64().unwrap() >= 2, "a data key newer than the revocation's: {got}");
+	// Who wrote the version read, as the chain registered it (proven).
+	assert_eq!((got["author"].as_str(), got["version"].as_u64()), (Some(address(Sr25519Keyring::Bob).as_str()), Some(1)), "{got}");
+
 	// FHIR Bundles of every type, with internal urn:uuid references: each added in one action,
 	// read by a grantee (Dave holds an "all" grant), and rebuilt by that grantee from its manifest:
 	// the same Bundle, every reference resolving.
