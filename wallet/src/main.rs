@@ -42,6 +42,10 @@ pub struct Cli {
 	/// against (needed once; what it verified is kept beside the wallet file).
 	#[arg(long, global = true, env = "PHR_CHAIN_SPEC")]
 	pub chain_spec: Option<PathBuf>,
+	/// The oldest latest-finalized block (its age in seconds, by its timestamp) this wallet accepts
+	/// from a node: an older one may hide revocations and key changes since.
+	#[arg(long, global = true, env = "PHR_MAX_HEAD_AGE", default_value_t = 600)]
+	pub max_head_age: u64,
 	/// Print machine-readable JSON instead of sentences.
 	#[arg(long, global = true)]
 	pub json: bool,

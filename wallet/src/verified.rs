@@ -76,16 +76,20 @@ fn timed<R>(work: impl FnOnce() -> R) -> R {
 struct TrustConfig {
 	chain_spec: Option<PathBuf>,
 	anchor_file: PathBuf,
+	/// How old (by its proven timestamp, against this machine's clock) the latest finalized block
+	/// may be; older, the node is taken to hide what happened since (or finality is stalled).
+	max_head_age_ms: u64,
 }
 
 static CONFIG: OnceLock<TrustConfig> = OnceLock::new();
 
-/// Sets the chain spec (if given) and the wallet file whose anchor this process uses.
-pub fn configure(chain_spec: Option<PathBuf>, wallet: &Path) {
+/// Sets the chain spec (if given), the wallet file whose anchor this process uses, and the oldest
+/// finalized head (in seconds) it accepts.
+pub fn configure(chain_spec: Option<PathBuf>, wallet: &Path, max_head_age_secs: u64) {
 	let name = wallet.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "phr-wallet".into());
 	let stem = name.strip_suffix(".json").unwrap_or(&name);
 	let anchor_file = wallet.with_file_name(format!("{stem}.chain.json"));
-	let _ = CONFIG.set(TrustConfig { chain_spec, anchor_file });
+	let _ = CONFIG.set(TrustConfig { chain_spec, anchor_file, max_head_age_ms: max_head_age_secs.saturating_mul(1000) });
 }
 
 fn lie(url: &str, what: impl std::fmt::Display) -> WalletError {
@@ -329,6 +333,25 @@ impl Node {
 				"the node at {} says block #{number} is its latest final one, but this wallet verified #{} already: it is far behind or hides what happened since; use another member's node",
 				self.url(),
 				anchor.seen
+			)));
+		}
+		// A genuine but old head (a node replaying an earlier justification) is caught by its own
+		// proven timestamp: the wallet's clock is honest.
+		let key = frame_support::storage::storage_prefix(b"Timestamp", b"Now").to_vec();
+		let answer: ReadProof =
+			self.call("state_getReadProof", vec![serde_json::to_value(vec![to_hex(&key)]).expect("keys"), serde_json::to_value(header.hash()).expect("hash")])?;
+		let proof = StorageProof::new(answer.proof.into_iter().map(|b| b.0));
+		let moment = sp_state_machine::read_proof_check::<BlakeTwo256, _>(*header.state_root(), proof, [&key])
+			.ok()
+			.and_then(|mut values| values.remove(&key).flatten())
+			.and_then(|bytes| u64::decode_all(&mut &bytes[..]).ok())
+			.ok_or_else(|| lie(self.url(), format!("no proven timestamp at block #{number}")))?;
+		let age = crate::client::now_ms().saturating_sub(moment);
+		if age > config.max_head_age_ms {
+			return Err(WalletError::Untrusted(format!(
+				"the node at {} says block #{number}, {} s old, is its latest final one: it hides what happened since, or finality is stalled; use another member's node (or allow older heads with --max-head-age)",
+				self.url(),
+				age / 1000
 			)));
 		}
 		anchor.seen = anchor.seen.max(number);

@@ -3,6 +3,7 @@
 //! head. Each lie is caught alone, with an error that says so, before anything is sent: no grant
 //! lands and no data key is wrapped to the attacker's key. The same commands through the same proxy
 //! succeed once it stops lying, and answers the wallet does not rely on (`state_call`) are ignored.
+//! A genuine but old finalized head, replayed, is caught by its proven timestamp.
 
 #[path = "../../node/tests/common/mod.rs"]
 mod common;
@@ -15,6 +16,7 @@ use std::{
 		atomic::{AtomicUsize, Ordering},
 		Arc, Mutex,
 	},
+	time::{Duration, Instant},
 };
 
 use codec::{Decode, Encode};
@@ -35,6 +37,8 @@ enum Lie {
 	OmitKey(String),
 	/// The latest finalized header's state root replaced (by an older block's).
 	Head { state_root: sp_core::H256 },
+	/// An earlier, genuine finality proof answered again.
+	Replay(Value),
 }
 
 struct Proxy {
@@ -125,6 +129,7 @@ fn rewrite(lie: &Lie, method: &str, result: &mut Value) {
 			if let Some(keys) = result.as_array_mut() {
 				keys.retain(|key| !key.as_str().unwrap_or_default().ends_with(suffix.as_str()));
 			},
+		(Lie::Replay(old), "phr_finalityProof") => *result = old.clone(),
 		(Lie::Head { state_root }, "phr_finalityProof") => {
 			let bytes = hex::decode(result.as_str().unwrap_or_default().trim_start_matches("0x")).unwrap();
 			let (mut fragments, finished) = <(Vec<(Header, GrandpaJustification<Header>)>, bool)>::decode(&mut &bytes[..]).unwrap();
@@ -146,6 +151,9 @@ fn every_lie_of_a_node_is_caught_alone_and_nothing_goes_to_the_wrong_key() {
 	let dir = temp_dir("phr-lying-node-");
 	let node = start_dev_node(dir.path());
 	let url = format!("http://127.0.0.1:{}", node.rpc_port);
+	// A genuine finality proof of now, to be replayed once it is old.
+	let genesis = node.rpc("chain_getBlockHash", serde_json::json!([0])).unwrap();
+	let (early_proof, captured) = (node.rpc("phr_finalityProof", serde_json::json!([genesis])).unwrap(), Instant::now());
 	let wallet = |name: &str| Wallet { path: dir.path().join(format!("{name}.json")), url: url.clone() };
 	let (alice, bob, eve) = (wallet("alice"), wallet("bob"), wallet("eve"));
 	let eve_account = Sr25519Keyring::Eve.to_account_id();
@@ -207,6 +215,15 @@ fn every_lie_of_a_node_is_caught_alone_and_nothing_goes_to_the_wrong_key() {
 	let _ = std::fs::remove_file(&out);
 	lied(eve_via.phr(&["record", "get", &record.to_string(), "-o", out.to_str().unwrap()]), "a forged record hash");
 	assert!(!out.exists(), "nothing was written on a lie");
+
+	// 5. A genuine finalized head, but an old one: its justification verifies, its proven
+	// timestamp gives it away (here the wallet accepts heads up to 10 s old).
+	std::thread::sleep(Duration::from_secs(15).saturating_sub(captured.elapsed()));
+	proxy.lie(Lie::Replay(early_proof));
+	let stale = bob_via.phr(&["grants", "--max-head-age", "10"]).unwrap_err();
+	assert!(stale.contains("hides what happened since"), "{stale}");
+	proxy.lie(Lie::Honest);
+	bob_via.ok(&["grants", "--max-head-age", "10"]);
 
 	// Answers the wallet does not rely on may lie freely: `state_call` rewritten, nothing changes.
 	proxy.lie(Lie::Swap { from: eve_key, to: hex::encode([0x66u8; 32]) });
