@@ -446,7 +446,7 @@ fn dispatch(cli: &Cli) -> Result<Report> {
 		Command::Admin(command) => admin(cli, command),
 		Command::Portal { dir, listen, nodes } => {
 			let nodes = if nodes.is_empty() { vec![cli.node.clone()] } else { nodes.clone() };
-			crate::portal::serve(dir, *listen, crate::portal::parse_nodes(&nodes)?)?;
+			crate::portal::serve(dir, *listen, crate::portal::parse_nodes(&nodes)?, &crate::verified::trusted_anchor()?)?;
 			unreachable!("the portal serves until it is stopped")
 		},
 	}

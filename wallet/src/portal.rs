@@ -179,7 +179,10 @@ fn handle(site: &Site, mut stream: TcpStream) -> std::io::Result<()> {
 }
 
 /// Serves `root` on `listen` until the process is stopped.
-pub fn serve(root: &Path, listen: SocketAddr, mut nodes: Vec<PortalNode>) -> Result<()> {
+///
+/// `anchor` is what the browser verifies the chain from (docs/verified-reads.md): it comes from
+/// this machine (the chain spec or the wallet's anchor), never from a node.
+pub fn serve(root: &Path, listen: SocketAddr, mut nodes: Vec<PortalNode>, anchor: &crate::verified::Anchor) -> Result<()> {
 	if !root.join("index.html").is_file() {
 		return Err(WalletError::Usage(format!(
 			"{} holds no built portal (index.html): build it with `npm --prefix web run build`",
@@ -189,7 +192,10 @@ pub fn serve(root: &Path, listen: SocketAddr, mut nodes: Vec<PortalNode>) -> Res
 	for node in &mut nodes {
 		node.learn_binary_endpoint();
 	}
-	let config = json!({ "nodes": nodes.iter().map(|n| json!({ "name": n.name, "url": n.url, "blob": n.blob })).collect::<Vec<_>>() });
+	let config = json!({
+		"nodes": nodes.iter().map(|n| json!({ "name": n.name, "url": n.url, "blob": n.blob })).collect::<Vec<_>>(),
+		"chain": anchor,
+	});
 	let site = Arc::new(Site {
 		root: root.to_path_buf(),
 		config: serde_json::to_vec(&config).expect("JSON serializes"),

@@ -184,13 +184,13 @@ pub struct Head {
 }
 
 /// `sc-consensus-grandpa`'s `WarpSyncProof`, as it is encoded.
-#[derive(Decode)]
+#[derive(Decode, Encode)]
 struct WarpProof {
 	fragments: Vec<Fragment>,
 	is_finished: bool,
 }
 
-#[derive(Decode)]
+#[derive(Decode, Encode)]
 struct Fragment {
 	header: Header,
 	justification: GrandpaJustification<Header>,
@@ -286,6 +286,23 @@ fn follow(anchor: &mut Anchor, proof: &WarpProof) -> std::result::Result<Option<
 	Ok(last)
 }
 
+/// The anchor this process starts from: the one kept beside the wallet file, or the genesis of
+/// the chain spec given (a spec of another chain than the stored anchor's replaces it: the user
+/// chose a new root of trust). The portal server hands it to the browser, which verifies from it.
+pub fn trusted_anchor() -> Result<Anchor> {
+	let config = CONFIG.get().ok_or_else(|| WalletError::Usage("verified reads are not configured".into()))?;
+	let stored = Anchor::load(&config.anchor_file)?;
+	let given = config.chain_spec.as_deref().map(Anchor::from_chain_spec).transpose()?;
+	match (stored, given) {
+		(Some(stored), Some(given)) if stored.genesis == given.genesis => Ok(stored),
+		(_, Some(given)) => Ok(given),
+		(Some(stored), None) => Ok(stored),
+		(None, None) => Err(WalletError::Usage(
+			"this wallet trusts no chain yet: give the consortium's raw chain spec once with --chain-spec <file> (or PHR_CHAIN_SPEC)".into(),
+		)),
+	}
+}
+
 impl Node {
 	/// The latest finalized header, its finality checked from the wallet's anchor (made from the
 	/// chain spec on first use); the anchor moves forward with it. Asked once per process.
@@ -299,19 +316,7 @@ impl Node {
 			return Ok(head.clone());
 		}
 		let config = CONFIG.get().ok_or_else(|| WalletError::Usage("verified reads are not configured".into()))?;
-		let stored = Anchor::load(&config.anchor_file)?;
-		let given = config.chain_spec.as_deref().map(Anchor::from_chain_spec).transpose()?;
-		let mut anchor = match (stored, given) {
-			(Some(stored), Some(given)) if stored.genesis == given.genesis => stored,
-			// A spec of another chain, given explicitly: the user chose a new root of trust.
-			(_, Some(given)) => given,
-			(Some(stored), None) => stored,
-			(None, None) =>
-				return Err(WalletError::Usage(
-					"this wallet trusts no chain yet: give the consortium's raw chain spec once with --chain-spec <file> (or PHR_CHAIN_SPEC)"
-						.into(),
-				)),
-		};
+		let mut anchor = trusted_anchor()?;
 		let genesis: H256 = self.call("chain_getBlockHash", vec![Value::from(0)])?;
 		if genesis != anchor.genesis {
 			return Err(WalletError::Untrusted(format!(
@@ -496,6 +501,7 @@ impl Proven<'_> {
 #[cfg(test)]
 mod tests {
 	use super::*;
+	use serde_json::json;
 	use sp_consensus_grandpa::{AuthorityId, AuthorityPair};
 	use sp_core::Pair;
 
@@ -595,5 +601,154 @@ mod tests {
 		moved.set_start_number = 10;
 		assert_eq!(follow(&mut moved, &again).unwrap().unwrap().hash(), change.hash());
 		assert_eq!((moved.set_id, moved.set_start), (1, change.hash()), "no second hand-off");
+	}
+
+	/// Vectors for the portal's own verifier (web/src/verified.ts), made by this code: a trie with
+	/// hashed and inline values and children, read proofs of keys present and absent and of whole
+	/// prefixes (and one with a key left out), and warp proofs across a hand-off, one with
+	/// precommits for a descendant of the justified block, one short of two thirds, one without
+	/// the hand-off. `web/tests/verified.test.ts` checks the browser reads them as this wallet does.
+	/// Regenerate with `PHR_WRITE_VECTORS=1 cargo test --release --workspace --bins proof_vectors`.
+	const PROOF_VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../web/tests/proofs.json");
+
+	fn trie_vectors() -> Value {
+		let mut storage = BTreeMap::<Vec<u8>, Vec<u8>>::new();
+		let staff = frame_support::storage::storage_prefix(b"Consortium", b"StaffOf").to_vec();
+		for i in 0u32..160 {
+			let id = i.encode();
+			let key = [&staff[..], &sp_crypto_hashing::blake2_128(&id), &id].concat();
+			// Values over 32 bytes are kept by hash in a V1 trie, shorter ones inline.
+			let len = if i % 3 == 0 { 90 } else { 12 };
+			storage.insert(key, (0..len).map(|b| (b as u32 * 31 + i) as u8).collect());
+		}
+		// Short keys with tiny values: their leaves are inlined in their branches.
+		for i in 0u8..40 {
+			storage.insert(vec![0xaa, i], vec![i]);
+		}
+		storage.insert(frame_support::storage::storage_prefix(b"Timestamp", b"Now").to_vec(), 1_700_000_000_000u64.encode());
+		let backend = sp_state_machine::InMemoryBackend::<BlakeTwo256>::from((storage.clone(), StateVersion::V1));
+		let root = *backend.root();
+		let prove = |keys: &[Vec<u8>]| -> Vec<String> {
+			sp_state_machine::prove_read_on_trie_backend(&backend, keys).unwrap().into_iter_nodes().map(|n| to_hex(&n)).collect()
+		};
+		let now = frame_support::storage::storage_prefix(b"Timestamp", b"Now").to_vec();
+		let mut present: Vec<Vec<u8>> = storage.keys().step_by(7).filter(|k| **k != now).cloned().collect();
+		present.push(now);
+		let absent: Vec<Vec<u8>> = vec![[&staff[..], &[0u8; 20][..]].concat(), vec![0xaa, 200], vec![0xab], vec![]];
+		let all: Vec<Vec<u8>> = present.iter().chain(&absent).cloned().collect();
+		let prefix_case = |prefix: &[u8]| {
+			let keys: Vec<Vec<u8>> = storage.range(prefix.to_vec()..).take_while(|(k, _)| k.starts_with(prefix)).map(|(k, _)| k.clone()).collect();
+			let with_prefix: Vec<Vec<u8>> = std::iter::once(prefix.to_vec()).chain(keys.iter().cloned()).collect();
+			// A node that leaves one key out of its list: the proof lacks that key's path.
+			let left_out: Vec<Vec<u8>> = with_prefix.iter().filter(|k| **k != keys[keys.len() / 2]).cloned().collect();
+			json!({
+				"prefix": to_hex(prefix),
+				"proof": prove(&with_prefix),
+				"entries": keys.iter().map(|k| json!([to_hex(k), to_hex(&storage[k])])).collect::<Vec<_>>(),
+				"leftOutProof": prove(&left_out),
+			})
+		};
+		json!({
+			"root": to_hex(root.as_ref()),
+			"proof": prove(&all),
+			"present": present.iter().map(|k| json!([to_hex(k), to_hex(&storage[k])])).collect::<Vec<_>>(),
+			"absent": absent.iter().map(|k| to_hex(k)).collect::<Vec<_>>(),
+			"prefixes": [prefix_case(&staff), prefix_case(&[0xaa])],
+		})
+	}
+
+	fn warp_vectors(state_root: H256) -> Value {
+		let old = pairs(4);
+		let new: Vec<AuthorityPair> = (10..13).map(|i| AuthorityPair::from_seed(&[i; 32])).collect();
+		let genesis = H256::repeat_byte(7);
+		let mut change = header(10, genesis);
+		let log = ConsensusLog::ScheduledChange(sp_consensus_grandpa::ScheduledChange { next_authorities: set(&new), delay: 0u32 });
+		change.digest_mut().push(sp_runtime::DigestItem::PreRuntime(*b"aura", vec![1, 2, 3]));
+		change.digest_mut().push(sp_runtime::DigestItem::Consensus(GRANDPA_ENGINE_ID, log.encode()));
+		change.digest_mut().push(sp_runtime::DigestItem::Seal(*b"aura", vec![9; 64]));
+		// The head is justified by two precommits for it and one for its child, shown in the
+		// votes' ancestry (the precommit ghost is the head).
+		// Its state is the trie of `trie_vectors` (a timestamp in it).
+		let latest = Header::new(20, H256::repeat_byte(1), state_root, change.hash(), Default::default());
+		let child = header(21, latest.hash());
+		let old_signers: Vec<&AuthorityPair> = old.iter().collect();
+		let new_signers: Vec<&AuthorityPair> = new.iter().collect();
+		let mut by_descendant = justification(&latest, &new_signers[..2], 3, 1);
+		let for_child = justification(&child, &new_signers[2..], 3, 1);
+		by_descendant.commit.precommits.extend(for_child.commit.precommits);
+		by_descendant.votes_ancestries = vec![child.clone()];
+		let anchor = Anchor { genesis, set_id: 0, authorities: to_hex(&set(&old).encode()), set_start: genesis, set_start_number: 0, seen: 0 };
+		let good = WarpProof {
+			fragments: vec![
+				Fragment { header: change.clone(), justification: justification(&change, &old_signers, 2, 0) },
+				Fragment { header: latest.clone(), justification: by_descendant },
+			],
+			is_finished: true,
+		};
+		let mut followed = anchor.clone();
+		assert_eq!(follow(&mut followed, &good).unwrap().unwrap().hash(), latest.hash());
+		let short = WarpProof {
+			fragments: vec![Fragment { header: change.clone(), justification: justification(&change, &old_signers[..2], 2, 0) }],
+			is_finished: true,
+		};
+		assert!(follow(&mut anchor.clone(), &short).is_err());
+		let plain = header(10, genesis);
+		let no_hand_off = WarpProof {
+			fragments: vec![
+				Fragment { header: plain.clone(), justification: justification(&plain, &old_signers, 2, 0) },
+				Fragment { header: latest.clone(), justification: justification(&latest, &old_signers, 3, 0) },
+			],
+			is_finished: true,
+		};
+		assert!(follow(&mut anchor.clone(), &no_hand_off).is_err());
+		let mut forged = WarpProof { fragments: vec![Fragment { header: change.clone(), justification: justification(&change, &old_signers, 2, 0) }], is_finished: true };
+		forged.fragments[0].justification.commit.precommits[0].signature = forged.fragments[0].justification.commit.precommits[1].signature.clone();
+		assert!(follow(&mut anchor.clone(), &forged).is_err());
+		json!({
+			"anchor": anchor,
+			"proof": to_hex(&good.encode()),
+			"head": { "hash": to_hex(latest.hash().as_ref()), "number": 20, "stateRoot": to_hex(latest.state_root().as_ref()) },
+			"followed": followed,
+			"refused": { "short": to_hex(&short.encode()), "noHandOff": to_hex(&no_hand_off.encode()), "forgedSignature": to_hex(&forged.encode()) },
+		})
+	}
+
+	#[test]
+	fn proof_vectors_for_the_portal_hold() {
+		if std::env::var_os("PHR_WRITE_VECTORS").is_some() {
+			let trie = trie_vectors();
+			let root = H256::from_slice(&from_hex(trie["root"].as_str().unwrap()).unwrap());
+			let vectors = json!({
+				"about": "Made by wallet/src/verified.rs (PHR_WRITE_VECTORS=1 cargo test --release --workspace --bins proof_vectors); checked by it and by web/tests/verified.test.ts.",
+				"trie": trie,
+				"warp": warp_vectors(root),
+			});
+			std::fs::write(PROOF_VECTORS, serde_json::to_string_pretty(&vectors).unwrap() + "\n").unwrap();
+		}
+		let text = std::fs::read_to_string(PROOF_VECTORS).expect("web/tests/proofs.json is committed (PHR_WRITE_VECTORS=1 makes it)");
+		let v: Value = serde_json::from_str(&text).unwrap();
+		// The committed trie vectors read here as the portal must read them.
+		let t = &v["trie"];
+		let root = H256::from_slice(&from_hex(t["root"].as_str().unwrap()).unwrap());
+		let nodes = |list: &Value| StorageProof::new(list.as_array().unwrap().iter().map(|n| from_hex(n.as_str().unwrap()).unwrap()));
+		let checked = sp_state_machine::create_proof_check_backend::<BlakeTwo256>(root, nodes(&t["proof"])).unwrap();
+		for pair in t["present"].as_array().unwrap() {
+			let key = from_hex(pair[0].as_str().unwrap()).unwrap();
+			assert_eq!(checked.storage(&key).unwrap(), Some(from_hex(pair[1].as_str().unwrap()).unwrap()));
+		}
+		for key in t["absent"].as_array().unwrap() {
+			assert_eq!(checked.storage(&from_hex(key.as_str().unwrap()).unwrap()).unwrap(), None);
+		}
+		// The committed warp proof verifies here to the head the portal must reach.
+		let w = &v["warp"];
+		let mut anchor: Anchor = serde_json::from_value(w["anchor"].clone()).unwrap();
+		let proof = WarpProof::decode_all(&mut &from_hex(w["proof"].as_str().unwrap()).unwrap()[..]).unwrap();
+		let head = follow(&mut anchor, &proof).unwrap().unwrap();
+		assert_eq!(to_hex(head.hash().as_ref()), w["head"]["hash"].as_str().unwrap());
+		assert_eq!(anchor, serde_json::from_value::<Anchor>(w["followed"].clone()).unwrap());
+		for (_, refused) in w["refused"].as_object().unwrap() {
+			let proof = WarpProof::decode_all(&mut &from_hex(refused.as_str().unwrap()).unwrap()[..]).unwrap();
+			assert!(follow(&mut serde_json::from_value(w["anchor"].clone()).unwrap(), &proof).is_err());
+		}
 	}
 }

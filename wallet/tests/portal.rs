@@ -45,6 +45,9 @@ fn a_patient_and_a_physician_use_the_portal_in_chromium() {
 		Command::new(&phr)
 			.args(["portal", "--dir", web.join("dist").to_str().unwrap(), "--listen", &format!("127.0.0.1:{port}")])
 			.args(["--nodes", &ws.join(",")])
+			// The root of trust the browser verifies its chain reads from (docs/verified-reads.md).
+			.env("PHR_CHAIN_SPEC", common::raw_chain_spec("local-consortium"))
+			.env("PHR_WALLET", dir.path().join("portal-server.json"))
 			.stdout(Stdio::null())
 			.spawn()
 			.expect("phr portal starts"),
@@ -69,8 +72,10 @@ fn a_patient_and_a_physician_use_the_portal_in_chromium() {
 	let out = command.output().expect("node runs the portal's end-to-end script");
 	let stdout = String::from_utf8_lossy(&out.stdout);
 	let stderr = String::from_utf8_lossy(&out.stderr);
+	// Each step's line, for `--nocapture`.
+	println!("{stdout}");
 	let report = format!("e2e stdout:\n{stdout}\ne2e stderr:\n{stderr}\nnode logs:\n{}", logs(&nodes));
 	assert!(out.status.success(), "the portal's end-to-end run should succeed; {report}");
-	assert!(stdout.contains("[portal] all 10 steps ok"), "{report}");
+	assert!(stdout.contains("[portal] all 11 steps ok"), "{report}");
 	assert!(!stdout.contains("FAILED"), "{report}");
 }

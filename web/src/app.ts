@@ -9,6 +9,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
 import { web3Accounts, web3Enable } from '@polkadot/extension-dapp';
 import { Session, type NodeInfo } from './chain';
+import type { Anchor } from './verified';
 import { describe } from './errors';
 import * as keys from './keys';
 import * as phr from './phr';
@@ -359,7 +360,7 @@ function AuditView({ s, vault, patient, nodes }: { s: Session; vault: keys.Vault
   const { run, view, busy } = useAction();
   const load = () => run('Reading the trail and checking every receipt', async () => {
     const sources: Session[] = [s];
-    for (const n of nodes) if (n.url !== s.node.url) await Session.connect(n).then((x) => sources.push(x)).catch(() => undefined);
+    for (const n of nodes) if (n.url !== s.node.url) await Session.connect(n, s.trust).then((x) => sources.push(x)).catch(() => undefined);
     try {
       return await phr.audit({ s, vault }, patient, sources);
     } finally {
@@ -436,14 +437,10 @@ function Auditor({ s, vault, nodes }: { s: Session; vault: keys.Vault; nodes: No
   const [pending, setPending] = useState<any[]>([]);
   const { run, view, busy } = useAction();
   const refresh = () => run('Listing emergency openings awaiting review', async () => {
-    const entries = await s.api.query.access.pendingReview.entries();
-    const out = [];
-    for (const [key] of entries) {
-      const [hospital, id] = key.args.map((a: any) => Number(a.toString()));
-      const e: any = (await s.api.query.access.emergencyOfId(id)).toJSON();
-      if (e) out.push({ id, hospital, ...e });
-    }
-    return out;
+    const state = await s.state();
+    const pending = (await state.entries(s.api.query.access.pendingReview)).map(({ args }) => args.map((a: any) => Number(a.toString())));
+    const openings = await state.values(s.api.query.access.emergencyOfId, pending.map(([, id]) => [id]));
+    return pending.flatMap(([hospital, id], i) => (openings[i] ? [{ id, hospital, ...openings[i] }] : []));
   }).then((r) => r && setPending(r));
   useEffect(() => void refresh(), [s]);
   return html`
@@ -465,8 +462,8 @@ function Auditor({ s, vault, nodes }: { s: Session; vault: keys.Vault; nodes: No
 function Admin({ s, vault }: { s: Session; vault: keys.Vault }) {
   const [proposals, setProposals] = useState<any[]>([]);
   const { run, view, busy } = useAction();
-  const refresh = () => s.api.query.consortium.proposals.entries()
-    .then((list: any[]) => setProposals(list.map(([key, value]) => ({ id: Number(key.args[0].toString()), ...(value.toHuman() as any) }))))
+  const refresh = () => s.state().then((state) => state.entries(s.api.query.consortium.proposals))
+    .then((list) => setProposals(list.map(({ args, value }) => ({ id: Number(args[0].toString()), ...value }))))
     .catch(() => setProposals([]));
   useEffect(() => void refresh(), [s]);
   const submit = (label: string, tx: any, done: string) => run(label, (progress) => s.submit(vault, tx, (t) => progress(t)), () => done);
@@ -499,7 +496,7 @@ function Admin({ s, vault }: { s: Session; vault: keys.Vault }) {
 const VIEWS = ['Account', 'My records', 'Sharing', 'Who read what', 'Provider', 'Auditor', 'Admin'] as const;
 type View = (typeof VIEWS)[number];
 
-export function App({ nodes }: { nodes: NodeInfo[] }) {
+export function App({ nodes, trust }: { nodes: NodeInfo[]; trust: Anchor }) {
   const [nodeIndex, setNodeIndex] = useState(() => Math.max(0, nodes.findIndex((n) => n.name === new URLSearchParams(location.search).get('node'))));
   const [s, setSession] = useState<Session | null>(null);
   const [error, setError] = useState('');
@@ -509,7 +506,7 @@ export function App({ nodes }: { nodes: NodeInfo[] }) {
     let live: Session | null = null;
     setSession(null);
     setError('');
-    Session.connect(nodes[nodeIndex]).then((x) => setSession((live = x))).catch((e) => setError(describe(e)));
+    Session.connect(nodes[nodeIndex], trust).then((x) => setSession((live = x))).catch((e) => setError(describe(e)));
     return () => void live?.disconnect();
   }, [nodeIndex]);
   // Locking (or closing the page) wipes the unlocked keys.

@@ -6,13 +6,17 @@ import { ApiPromise, WsProvider } from '@polkadot/api';
 import type { SubmittableExtrinsic } from '@polkadot/api/types';
 import { web3FromAddress } from '@polkadot/extension-dapp';
 import { base58Decode, decodeAddress } from '@polkadot/util-crypto';
-import { blake2_256, hex, random, signRequest, type BlobMethod, type BlobSubject } from './crypto';
+import { blake2_256, hex, random, signRequest, unhex, type BlobMethod, type BlobSubject } from './crypto';
 import { blobError, UserError } from './errors';
 import type { Vault } from './keys';
+import { ProvenState, verifiedHead, type Anchor, type Head, type Rpc } from './verified';
 
 /** A node as the portal server names it: its WebSocket RPC and, when it runs one, its binary
  *  endpoint (ciphertext as raw bytes over HTTP: `PUT /upload/<token>`, `GET /session/<token>`). */
 export type NodeInfo = { name: string; url: string; blob?: string | null };
+
+/** How long a verified head is reused (a transaction that becomes final drops it at once). */
+const HEAD_REUSE_MS = 4000;
 
 /** How long a signed `phr_` request stays valid. */
 const REQUEST_LIFETIME_MS = 120_000;
@@ -33,9 +37,22 @@ export class Session {
     readonly genesis: Uint8Array,
     readonly peer: Uint8Array,
     private readonly provider: WsProvider,
+    readonly trust: Anchor,
   ) {}
 
-  static async connect(node: NodeInfo): Promise<Session> {
+  private head?: { at: number; head: Promise<Head> };
+
+  /** The node's JSON-RPC as the verifier calls it: a refusal becomes a sentence. */
+  private get rpc(): Rpc {
+    return {
+      name: `${this.node.name} (${this.node.url})`,
+      send: (method, params) => this.provider.send(method, params).catch((error: any) => {
+        throw new UserError(`The node ${this.node.name} refused ${method} (${error?.message ?? error}): choose another hospital's node.`);
+      }),
+    };
+  }
+
+  static async connect(node: NodeInfo, trust: Anchor): Promise<Session> {
     const provider = new WsProvider(node.url, 2500);
     const api = await Promise.race([
       ApiPromise.create({ provider, noInitWarn: true, throwOnConnect: true, signedExtensions: { RegisteredSigner: { extrinsic: {}, payload: {} } } }),
@@ -45,15 +62,24 @@ export class Session {
       throw error instanceof UserError ? error : new UserError(`The node ${node.name} (${node.url}) cannot be reached: check that it runs, or choose another hospital.`);
     });
     const peerId = (await api.rpc.system.localPeerId()).toString();
-    return new Session(node, api, api.genesisHash.toU8a(), base58Decode(peerId), provider);
+    return new Session(node, api, api.genesisHash.toU8a(), base58Decode(peerId), provider, trust);
   }
 
   disconnect = () => this.api.disconnect();
 
-  /** The runtime APIs at the latest finalized block (what the node's access checks use too). */
-  async finalized() {
-    const hash = await this.api.rpc.chain.getFinalizedHead();
-    return this.api.at(hash);
+  /** The latest finalized header, its finality checked here (docs/verified-reads.md). */
+  verifiedHead(): Promise<Head> {
+    if (!this.head || Date.now() - this.head.at > HEAD_REUSE_MS) {
+      const head = verifiedHead(this.rpc, this.trust);
+      this.head = { at: Date.now(), head };
+      head.catch(() => (this.head = undefined));
+    }
+    return this.head.head;
+  }
+
+  /** Chain state at the verified finalized head, read only with proofs. */
+  async state(): Promise<State> {
+    return new State(this.api, new ProvenState(this.rpc, await this.verifiedHead()));
   }
 
   /** One `phr_` call; a refusal becomes a sentence. */
@@ -80,6 +106,7 @@ export class Session {
    *  resolves once it is FINAL, with its events; a dispatch error is thrown as the runtime names it. */
   async submit(vault: Vault, tx: SubmittableExtrinsic<'promise'>, onStatus?: (status: string) => void): Promise<any[]> {
     const injected = vault.secrets.accountSecret.startsWith('extension:') ? (await web3FromAddress(vault.account)).signer : undefined;
+    const session = this;
     return new Promise((resolve, reject) => {
       let unsubscribe: (() => void) | undefined;
       const done = (f: () => void) => {
@@ -93,6 +120,7 @@ export class Session {
         if (status.isInvalid || status.isDropped || status.isUsurped) {
           done(() => reject(new UserError('The network dropped the transaction: try again.')));
         } else if (status.isFinalized) {
+          session.head = undefined;
           done(() => {
             if (result.dispatchError) reject(new UserError(dispatchSentence(tx.registry, result.dispatchError)));
             else resolve(result.events.map((e: any) => e.event));
@@ -138,8 +166,7 @@ export class Session {
   async fetch(vault: Vault, record: bigint, purpose: 'treatment' | 'emergency', progress?: (done: number, total: number) => void) {
     const request = this.request(vault, { kind: 'fetch', purpose: { kind: purpose } }, { kind: 'record', record });
     const answer = await this.phr('phr_fetch', [request, purpose]);
-    const at = await this.finalized();
-    const info: any = (await at.call.recordsApi.record(record)).toJSON();
+    const info: any = await (await this.state()).value(this.api.query.records.recordOf, record);
     if (!info) throw new UserError(`Record ${record} does not exist.`);
     let ciphertext: Uint8Array;
     if (answer.data) {
@@ -235,3 +262,52 @@ export function dispatchSentence(registry: any, error: any): string {
   return `Refused by the chain: ${error.type ?? String(error)}.`;
 }
 
+
+/** Proven chain state, decoded by the runtime's metadata: storage entries of `api.query`, each
+ *  value read with its proof against a verified head. A value that does not decode whole is
+ *  refused (the portal is older than the runtime). */
+export class State {
+  constructor(private readonly api: ApiPromise, readonly proven: ProvenState) {}
+
+  get head() {
+    return this.proven.head;
+  }
+
+  private decode(entry: any, raw: Uint8Array | null): any {
+    const meta = entry.creator.meta;
+    if (raw === null) {
+      if (!meta.modifier.isDefault) return null;
+      raw = meta.fallback.toU8a(true);
+    }
+    const registry = this.api.registry;
+    const type = registry.createLookupType(meta.type.isPlain ? meta.type.asPlain : meta.type.asMap.value);
+    const value = registry.createType(type, raw);
+    if (value.encodedLength !== raw!.length) {
+      throw new UserError(`A proven ${entry.creator.section}.${entry.creator.method} value does not decode: reload the portal (the chain's runtime may have been upgraded).`);
+    }
+    return value.toJSON();
+  }
+
+  /** One entry's value (JSON, as `toJSON` gives it), or null where there is none. */
+  async value(entry: any, ...args: unknown[]): Promise<any> {
+    return (await this.values(entry, [args]))[0];
+  }
+
+  /** The values of many keys of one entry, with one proof. */
+  async values(entry: any, args: unknown[][]): Promise<any[]> {
+    const raw = await this.proven.values(args.map((a) => unhex(entry.key(...a))));
+    return raw.map((r) => this.decode(entry, r));
+  }
+
+  /** Every entry under the prefix `args` name (all of a map when none), proven complete, with its
+   *  key's arguments. */
+  async entries(entry: any, ...args: unknown[]): Promise<{ args: any[]; value: any }[]> {
+    const found = await this.proven.entries(unhex(entry.keyPrefix(...args)));
+    const { meta, section, method } = entry.creator;
+    return found.map(([key, raw]) => ({
+      // As a hex string: a byte array would be taken for a length-prefixed one.
+      args: (this.api.registry.createType('StorageKey', '0x' + hex(key)) as any).setMeta(meta, section, method).args,
+      value: this.decode(entry, raw),
+    }));
+  }
+}

@@ -1,14 +1,18 @@
-// Entry point: reads the node list the portal server hands out (`/config.json`, `phr portal
-// --nodes`), then renders the app. Nothing here reports anywhere: no analytics, no remote logs.
+// Entry point: reads the node list and the chain anchor the portal server hands out
+// (`/config.json`: `phr portal --nodes`, and what it verifies from), then renders the app.
+// Nothing here reports anywhere: no analytics, no remote logs.
 import { h, render } from 'preact';
 import { App } from './app';
 import type { NodeInfo } from './chain';
+import type { Anchor } from './verified';
 
 async function start() {
   const root = document.getElementById('app')!;
   let nodes: NodeInfo[] = [];
+  let trust: Anchor | null = null;
   try {
-    nodes = (await (await fetch('/config.json', { cache: 'no-store' })).json()).nodes;
+    const config = await (await fetch('/config.json', { cache: 'no-store' })).json();
+    [nodes, trust] = [config.nodes, config.chain ?? null];
   } catch {
     nodes = [];
   }
@@ -16,8 +20,12 @@ async function start() {
     root.textContent = 'This portal knows no hospital node: start it with `phr portal --nodes ws://host:port,...`.';
     return;
   }
+  if (!trust) {
+    root.textContent = 'This portal trusts no chain yet: start `phr portal` with the consortium\'s raw chain spec (--chain-spec <file>).';
+    return;
+  }
   root.textContent = '';
-  render(h(App, { nodes }), root);
+  render(h(App, { nodes, trust }), root);
 }
 
 void start();

@@ -67,53 +67,81 @@ function grantRow(id: any, grant: any): GrantRow {
   };
 }
 
-// ---- the chain's view, at the finalized block ----
+// ---- the chain's view, at the finalized block, every value proven (web/src/verified.ts) ----
+
+const upTo = (n: number) => Array.from({ length: n }, (_, i) => i);
+const ADMIN = 1 << ROLES.indexOf('admin');
 
 export async function records(s: Session, patient: string): Promise<RecordRow[]> {
-  const at = await s.finalized();
-  const all: RecordRow[] = [];
-  for (;;) {
-    const page = (await at.call.recordsApi.patientRecords(patient, all.length, 1000)).toJSON() as any[];
-    all.push(...page.map(([id, info]) => recordRow(id, info)));
-    if (page.length < 1000) return all;
-  }
+  const state = await s.state();
+  const count = Number(await state.value(s.api.query.records.recordCountOf, patient));
+  const ids = (await state.values(s.api.query.records.recordsByPatient, upTo(count).map((i) => [patient, i]))).filter((id) => id !== null);
+  const infos = await state.values(s.api.query.records.recordOf, ids.map((id) => [id]));
+  return ids.flatMap((id, i) => (infos[i] ? [recordRow(id, infos[i])] : []));
 }
 
 export async function record(s: Session, id: bigint): Promise<RecordRow | null> {
-  const info = (await (await s.finalized()).call.recordsApi.record(id)).toJSON();
+  const info = await (await s.state()).value(s.api.query.records.recordOf, id);
   return info ? recordRow(id, info) : null;
 }
 
 export async function grantsOf(s: Session, patient: string): Promise<GrantRow[]> {
-  const list = (await (await s.finalized()).call.accessApi.grantsOf(patient)).toJSON() as any[];
-  return list.map(([id, grant]) => grantRow(id, grant));
+  const state = await s.state();
+  const ids: any[] = (await state.value(s.api.query.access.grantsByPatient, patient)) ?? [];
+  const grants = await state.values(s.api.query.access.grantOf, ids.map((id) => [id]));
+  return ids.flatMap((id, i) => (grants[i] ? [grantRow(id, grants[i])] : []));
 }
 
-/** The patients whose grants name `who` (directly, by role or by policy). */
+/** The patients whose grants name `who` as their one account (proven complete). */
 export async function grantsTo(s: Session, who: string): Promise<{ grant: bigint; patient: string }[]> {
-  const list = (await (await s.finalized()).call.accessApi.grantsTo(who)).toJSON() as any[];
-  return list.map(([grant, patient]) => ({ grant: BigInt(grant), patient }));
+  const entries = await (await s.state()).entries(s.api.query.access.grantsToAccount, who);
+  return entries.map(({ args, value }) => ({ grant: BigInt(args[1].toString()), patient: String(value) }));
 }
 
+/** The staff of member hospitals with their roles (a member's admin holds `admin` too), as the
+ *  runtime's `staff_page` lists them, proven complete. */
 export async function staff(s: Session): Promise<StaffRow[]> {
-  const at = await s.finalized();
-  const all: StaffRow[] = [];
-  for (;;) {
-    const after = all.length ? all[all.length - 1].account : null;
-    const page = (await at.call.consortiumApi.staff(after, 1000)).toJSON() as any[];
-    all.push(...page.map(([account, v]) => ({ account, hospital: v.hospital, roles: bits(v.roles, ROLES), department: text(v.department), facility: text(v.facility) })));
-    if (page.length < 1000) return all;
-  }
+  const state = await s.state();
+  const entries = await state.entries(s.api.query.consortium.staffOf);
+  const memberIds = new Set((await state.entries(s.api.query.consortium.members)).map(({ args }) => Number(args[0].toString())));
+  const adminOf = await state.values(s.api.query.consortium.hospitalOfAdmin, entries.map(({ args }) => [args[0]]));
+  return entries.flatMap(({ args, value: info }, i): StaffRow[] => {
+    const isStaff = memberIds.has(info.hospital);
+    const admin = adminOf[i] === null ? null : Number(adminOf[i]);
+    let hospital: number;
+    let roles: number;
+    if (isStaff && admin === info.hospital) [hospital, roles] = [info.hospital, info.roles | ADMIN];
+    else if (isStaff) [hospital, roles] = [info.hospital, info.roles];
+    else if (admin !== null) [hospital, roles] = [admin, ADMIN];
+    else return [];
+    const own = isStaff && info.hospital === hospital;
+    return [{
+      account: args[0].toString(), hospital, roles: bits(roles, ROLES),
+      department: own ? text(info.department) : '', facility: own ? text(info.facility) : '',
+    }];
+  });
 }
 
+/** Every member hospital with its validator account and node, by hospital id (proven complete). */
 export async function members(s: Session): Promise<{ hospital: number; agent: string; peer: Uint8Array }[]> {
-  const list = (await (await s.finalized()).call.consortiumApi.members()).toJSON() as any[];
-  return list.map(([hospital, agent, peer]) => ({ hospital, agent, peer: unhex(peer) }));
+  const entries = await (await s.state()).entries(s.api.query.consortium.members);
+  return entries
+    .map(({ args, value }) => ({ hospital: Number(args[0].toString()), agent: String(value.validator), peer: unhex(value.node) }))
+    .sort((a, b) => a.hospital - b.hospital);
 }
 
-export async function currentKey(s: Session, who: string): Promise<{ epoch: number; encryption: Uint8Array } | null> {
-  const key: any = (await (await s.finalized()).call.keysApi.currentKey(who)).toJSON();
-  return key ? { epoch: key.epoch, encryption: unhex(key.keys.encryption) } : null;
+type ReaderKey = { epoch: number; encryption: Uint8Array };
+type ReaderKeys = Map<string, ReaderKey | null>;
+const readerKey = (key: any): ReaderKey | null => (key ? { epoch: key.epoch, encryption: unhex(key.keys.encryption) } : null);
+
+export async function currentKey(s: Session, who: string): Promise<ReaderKey | null> {
+  return readerKey(await (await s.state()).value(s.api.query.keys.keyOf, who));
+}
+
+/** The current keys of many readers, with one proof. */
+async function readerKeys(s: Session, who: string[]): Promise<ReaderKeys> {
+  const keys = await (await s.state()).values(s.api.query.keys.keyOf, who.map((a) => [a]));
+  return new Map(who.map((a, i) => [a, readerKey(keys[i])]));
 }
 
 /** Who a grantee names among the staff (the account itself for a person). */
@@ -185,14 +213,14 @@ export async function rotateKeys(ctx: Ctx): Promise<number> {
 }
 
 /** Wraps `key` for each recipient with keys on chain; returns those it could not. */
-async function deliver({ s, vault }: Ctx, record: bigint, dataEpoch: number, key: Uint8Array, recipients: string[]): Promise<string[]> {
+async function deliver({ s, vault }: Ctx, record: bigint, dataEpoch: number, key: Uint8Array, recipients: string[], known?: ReaderKeys): Promise<string[]> {
   const missing: string[] = [];
   const done = new Set<string>();
   for (const who of recipients) {
     const id = hex(decodeAddress(who));
     if (done.has(id)) continue;
     done.add(id);
-    const keys = await currentKey(s, who);
+    const keys = known?.has(who) ? known.get(who)! : await currentKey(s, who);
     if (!keys) {
       missing.push(who);
       continue;
@@ -377,6 +405,11 @@ export async function grant(ctx: Ctx, f: GrantForm): Promise<{ grant: bigint; sh
     grantee: granteeArg(f.grantee), scope: { categories: mask(f.categories, CATEGORY_NAMES), records: f.records },
     rights: (f.read ? 1 : 0) | (f.append ? 2 : 0), expiresAt: Date.now() + f.durationMs, conditions: { timeWindow: null, facility: null },
   };
+  // Who will read, and their keys, proven BEFORE anything is signed: a node that lies about them
+  // stops the share here, with nothing sent.
+  progress?.('Checking who will read, and their keys');
+  const who = f.read ? named(f.grantee, await staff(s)) : [];
+  const keys = await readerKeys(s, who);
   progress?.('Signing the grant');
   const events = await s.submit(vault, s.api.tx.access.grant(patient, terms), progress);
   const granted = events.find((e) => e.section === 'access' && e.method === 'AccessGranted');
@@ -385,14 +418,13 @@ export async function grant(ctx: Ctx, f: GrantForm): Promise<{ grant: bigint; sh
   let shared = 0;
   const missing: string[] = [];
   if (f.read) {
-    const who = named(f.grantee, await staff(s));
     const scope = { categories: f.categories, records: f.records } as GrantRow;
     const mine = (await records(s, patient)).filter((r) => !r.erased && covers(scope, r));
     for (const [i, r] of mine.entries()) {
       if (who.length === 0) break;
       progress?.(`Sharing record ${r.id}'s key`, i / mine.length);
       const { key, epoch } = await keyOnly(ctx, r.id);
-      missing.push(...(await deliver(ctx, r.id, epoch, key, who)));
+      missing.push(...(await deliver(ctx, r.id, epoch, key, who, keys)));
       shared++;
     }
   }
@@ -441,23 +473,21 @@ export type ReadRow = { record: bigint; reader: string; basis: string; batch: nu
  *  reader's request key, for this chain. */
 export async function audit(ctx: Ctx, patient: string, sources: Session[]): Promise<{ trail: AuditEntry[]; reads: ReadRow[]; unavailable: number[] }> {
   const { s, vault } = ctx;
-  const at = await s.finalized();
-  const length = Number((await at.call.accessApi.auditLength(patient)).toString());
+  const state = await s.state();
+  const length = Number(await state.value(s.api.query.access.auditLength, patient));
   const trail: AuditEntry[] = [];
-  while (trail.length < length) {
-    const page = (await at.call.accessApi.auditTrail(patient, trail.length, 1000)).toJSON() as any[];
-    if (page.length === 0) break;
-    for (const e of page) {
-      const [action, detail] = variant(e.action);
-      trail.push({ block: e.at, actor: e.actor, action, detail: detail ? JSON.stringify(detail) : '' });
-    }
+  for (const e of await state.values(s.api.query.access.auditTrail, upTo(length).map((i) => [patient, i]))) {
+    if (!e) continue;
+    const [action, detail] = variant(e.action);
+    trail.push({ block: e.at, actor: e.actor, action, detail: detail ? JSON.stringify(detail) : '' });
   }
   const reads: ReadRow[] = [];
   const unavailable: number[] = [];
   const owners = new Map<bigint, boolean>();
-  for (let batchId = 0; ; batchId++) {
-    const batch: any = (await at.call.accessApi.receiptBatch(batchId)).toJSON();
-    if (!batch) break;
+  const batches = (await state.entries(s.api.query.access.receiptBatchOfId))
+    .map(({ args, value }) => ({ batchId: Number(args[0].toString()), batch: value }))
+    .sort((a, b) => a.batchId - b.batchId);
+  for (const { batchId, batch } of batches) {
     let answer: any = null;
     for (const source of sources) {
       try {

@@ -9,13 +9,15 @@
 // she uploads a FHIR Bundle through H1 and shares her observations with a physician at H2 for one
 // hour; the physician, in a second browser context, reads one through H2 and sees the chart; she
 // revokes; the physician is refused in a readable sentence; her "who read what" shows his read
-// with its receipt verified. Then interop both ways with the CLI, byte for byte. Each step prints
+// with its receipt verified. Then interop both ways with the CLI, byte for byte, and a node that
+// forges the state proofs the browser verifies (refused, nothing sent). Each step prints
 // `[portal n] ok: ...`; screenshots go to $PHR_SCREENSHOTS when it is set.
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { xxhashAsHex } from '@polkadot/util-crypto';
 
 const portal = process.env.PHR_PORTAL_URL ?? 'http://127.0.0.1:8080/';
 const [H1, H2] = (process.env.PHR_NODES ?? 'http://127.0.0.1:9944,http://127.0.0.1:9945').split(',');
@@ -241,8 +243,59 @@ await noteDownload.saveAs(join(dir, 'hba1c-by-browser.json'));
 if (!readFileSync(join(dir, 'hba1c-by-browser.json')).equals(readFileSync(notePath))) fail('the browser read other bytes than the CLI added');
 ok(`record ${byCli}, added by the CLI, read in the browser byte for byte`);
 
+say("A node that lies: every state proof with the physician's encryption key is rewritten in transit; the browser refuses to share, and nothing is sent");
+// The patient's browser, in a new tab, through H1, with its WebSocket answers rewritten: each trie
+// node of a `state_getReadProof` answer that proves a `Keys::KeyOf` entry gets its last byte
+// changed (a forged key, or any other forged value, cannot keep the trie's hashes).
+const keyOf = xxhashAsHex('Keys', 128) + xxhashAsHex('KeyOf', 128).slice(2);
+const before = cli('grants').grants.length;
+const liar = await patient.context().newPage();
+pages.push(['liar', liar]);
+let forged = 0;
+await liar.routeWebSocket(/^ws:/, (ws) => {
+  const server = ws.connectToServer();
+  const lies = new Set();
+  ws.onMessage((message) => {
+    const request = JSON.parse(message);
+    if (request.method === 'state_getReadProof' && request.params[0].some((k) => k.startsWith(keyOf))) lies.add(request.id);
+    server.send(message);
+  });
+  server.onMessage((message) => {
+    const answer = JSON.parse(message);
+    if (lies.has(answer.id) && answer.result?.proof) {
+      answer.result.proof = answer.result.proof.map((node) => node.slice(0, -2) + (node.endsWith('00') ? '01' : '00'));
+      forged++;
+      message = JSON.stringify(answer);
+    }
+    ws.send(message);
+  });
+});
+await liar.goto(`${portal}?node=H1`);
+await liar.getByTestId('connection').filter({ hasText: 'connected to H1' }).waitFor({ timeout: 60000 });
+await liar.locator('input[name=passphrase][autocomplete=current-password]').fill('patient passphrase');
+await liar.getByRole('button', { name: 'Unlock' }).click();
+await liar.getByTestId('tab-Sharing').waitFor({ timeout: 60000 });
+await liar.getByTestId('tab-Sharing').click();
+await liar.getByTestId('share-account').fill(ferdie);
+await liar.getByTestId('share-observation').check();
+await liar.getByTestId('share-review').click();
+await liar.getByTestId('share-sign').click();
+const lieShown = liar.locator('p.error');
+await lieShown.first().waitFor({ timeout: 120000 }).catch(() => fail('no error shown for the forged proof'));
+const lieText = (await lieShown.first().textContent()).trim();
+if (!/does not verify/.test(lieText)) fail(`the forged proof was answered with: ${lieText}`);
+if (forged === 0) fail('the lying node never had a key proof to forge');
+if (cli('grants').grants.length !== before) fail('a grant was sent through the lying node');
+await shot(liar, '7-lying-node');
+ok(`"${lieText.slice(0, 110)}…"; ${forged} forged answer(s), no grant sent`);
+
 } catch (error) {
   console.error(`[portal ${step}] FAILED: ${error instanceof Failed ? error.message : error.stack}`);
+  // The sentences each page showed, for the one who debugs it.
+  for (const [name, page] of pages) {
+    const shown = await page.locator('p.error, p.ok').allTextContents().catch(() => []);
+    if (shown.length) console.error(`[portal ${step}] ${name} shows: ${shown.join(' | ')}`);
+  }
   // What each browser context showed when it failed, for the one who debugs it.
   await Promise.all(pages.map(([name, page]) => page.screenshot({ path: join(dir, `failed-${name}.png`), fullPage: true }).catch(() => {})));
   process.exit(1);
