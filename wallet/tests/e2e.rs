@@ -9,7 +9,7 @@ mod common;
 mod fhir_samples;
 mod support;
 
-use std::{process::Command, time::Duration};
+use std::{path::Path, process::Command, time::Duration};
 
 use common::{start_dev_node, temp_dir, wait_until, workspace_binary};
 use support::Wallet;
@@ -172,10 +172,12 @@ fn add_share_read_revoke_rekey_fhir_and_audit() {
 	// The same facts as FHIR R4 for a hospital system: grants as Consents, the trail and the
 	// verified reads as AuditEvents (the wallet checks each against the R4 rules before printing).
 	let consents = bob.ok(&["grants", "--fhir"]);
+	std::fs::write(dir.path().join("consents.json"), consents.to_string()).unwrap();
 	assert_eq!(consents["type"], "collection");
 	let consents = consents["entry"].as_array().unwrap();
 	assert!(!consents.is_empty() && consents.iter().all(|e| e["resource"]["resourceType"] == "Consent" && e["resource"]["status"] == "active"));
 	let events = dave.ok(&["audit", &address(Sr25519Keyring::Bob), "--fhir"]);
+	std::fs::write(dir.path().join("audit-events.json"), events.to_string()).unwrap();
 	let events = events["entry"].as_array().unwrap();
 	let count = |action: &str| events.iter().filter(|e| e["resource"]["resourceType"] == "AuditEvent" && e["resource"]["action"] == action).count();
 	assert_eq!(count("R"), audit["reads"].as_array().unwrap().len(), "one read AuditEvent per verified read");
@@ -184,6 +186,22 @@ fn add_share_read_revoke_rekey_fhir_and_audit() {
 	for expected in ["RecordRegistered", "GrantAdded", "GrantRevoked", "DataKeyRotated", "EmergencyOpened"] {
 		assert!(actions.iter().any(|a| a.starts_with(expected)), "{expected} in {actions:?}");
 	}
+
+	// Valid R4 by an independent FHIR library (FHIR.js against the R4 StructureDefinitions), not
+	// only by the wallet's own checks: the Consents, the AuditEvents, every synthetic Bundle and
+	// every Bundle the grantee exported.
+	let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../web");
+	assert!(web.join("node_modules/fhir").is_dir(), "web/node_modules is not installed: run scripts/test.sh (it runs `npm ci` in web/)");
+	let mut files = vec![dir.path().join("consents.json"), dir.path().join("audit-events.json")];
+	for kind in ["transaction", "batch", "collection", "document"] {
+		files.push(dir.path().join(format!("{kind}.json")));
+		files.push(dir.path().join(format!("{kind}-export.json")));
+	}
+	let out = Command::new("node").arg(web.join("tests/fhir-validate.mjs")).args(&files).output().expect("node runs the FHIR validator");
+	let report = String::from_utf8_lossy(&out.stdout);
+	println!("{report}");
+	assert!(out.status.success(), "not valid R4:\n{report}{}", String::from_utf8_lossy(&out.stderr));
+	assert_eq!(report.lines().filter(|l| l.starts_with("valid R4: ")).count(), files.len(), "{report}");
 }
 
 #[test]
