@@ -13,7 +13,7 @@ import type { Anchor } from './verified';
 import { describe } from './errors';
 import * as keys from './keys';
 import * as phr from './phr';
-import { CATEGORY_NAMES, exportBundle } from './bundle';
+import { CATEGORY_NAMES, exportBundle, isManifest, manifestEntries, rebuildBundle } from './bundle';
 import { categoryLabel, numericSeries, summarize } from './fhir';
 import { lineChart } from './chart';
 
@@ -236,22 +236,57 @@ function MyRecords({ s, vault }: { s: Session; vault: keys.Vault }) {
     (e.target as HTMLFormElement).reset();
     refresh();
   };
-  const exportAll = () => run('Exporting', async (progress) => {
-    const resources: unknown[] = [];
+  /** Every current record read once, by its first version's id: JSON values (FHIR resources and
+   *  Bundle manifests), or why it could not be read as one. */
+  const readAll = async (progress: (text: string, fraction?: number) => void) => {
+    const values = new Map<bigint, any>();
+    const failed = new Map<bigint, string>();
     const current = rows.filter((r) => r.current);
     for (const [i, r] of current.entries()) {
       progress(`Decrypting record ${r.id}`, i / current.length);
-      const { plain } = await phr.read({ s, vault }, r.id);
       try {
-        const value = JSON.parse(new TextDecoder().decode(plain));
-        if (value?.resourceType) resources.push(value);
-      } catch {
-        // only FHIR resources go into the Bundle
+        const { plain } = await phr.read({ s, vault }, r.id);
+        values.set(r.root, JSON.parse(new TextDecoder().decode(plain)));
+      } catch (error) {
+        failed.set(r.root, describe(error));
       }
     }
+    return { values, failed };
+  };
+  const exportAll = () => run('Exporting', async (progress) => {
+    const { values } = await readAll(progress);
+    // Each resource keeps the fullUrl its Bundle gave it (from the Bundles' manifests).
+    const fullUrls = new Map<bigint, string>();
+    for (const value of values.values()) {
+      if (isManifest(value)) for (const { record, fullUrl } of manifestEntries(value)) if (record !== null && fullUrl) fullUrls.set(record, fullUrl);
+    }
+    const resources = [...values.entries()]
+      .filter(([, value]) => typeof value?.resourceType === 'string' && !isManifest(value))
+      .map(([root, resource]) => ({ fullUrl: fullUrls.get(root), resource }));
     download('phr-export.json', JSON.stringify(exportBundle(resources), null, 2), 'application/fhir+json');
     return resources.length;
   }, (n) => `Exported ${n} FHIR resources as one Bundle.`);
+  // Each Bundle as it was added (its type, identifier, fullUrls and requests), entries at their
+  // newest version; entries that cannot be read are reported with the references they break.
+  const exportBundles = () => run('Exporting Bundles', async (progress) => {
+    const { values, failed } = await readAll(progress);
+    const notes: string[] = [];
+    let count = 0;
+    for (const [root, manifest] of values) {
+      if (!isManifest(manifest)) continue;
+      const resources = new Map<bigint, { resource: unknown } | { reason: string }>();
+      for (const { record } of manifestEntries(manifest)) {
+        if (record === null) continue;
+        const value = values.get(record);
+        resources.set(record, value !== undefined && !isManifest(value) ? { resource: value } : { reason: failed.get(record) ?? 'not one of your current records' });
+      }
+      const { bundle, unresolved } = rebuildBundle(manifest, resources);
+      download(`phr-bundle-${root}.json`, JSON.stringify(bundle, null, 2), 'application/fhir+json');
+      count++;
+      for (const u of unresolved) notes.push(` Bundle ${root} leaves out ${u.fullUrl ?? 'an entry'} (record ${u.record ?? '?'}): ${u.reason}; ${u.referencedBy.length} reference(s) to it now dangle.`);
+    }
+    return { count, notes };
+  }, ({ count, notes }) => `Exported ${count} Bundle(s) as they were added.${notes.join('')}`);
   const erase = (r: phr.RecordRow) => confirm(`Erase record ${r.id} and all its versions? Every node purges the ciphertext; this cannot be undone.`) &&
     run('Erasing', (progress) => s.submit(vault, s.api.tx.records.erase(r.id), (t) => progress(t)), () => { refresh(); return `Record ${r.id} is erased.`; });
   const observations = rows.filter((r) => r.category === 'observation' && r.current);
@@ -263,7 +298,7 @@ function MyRecords({ s, vault }: { s: Session; vault: keys.Vault }) {
       ${view}
     <//>
     <${Section} title="My records">
-      <div class="row"><button class="secondary" onClick=${refresh}>Refresh</button><button class="secondary" onClick=${exportAll} disabled=${busy}>Export as FHIR Bundle</button></div>
+      <div class="row"><button class="secondary" onClick=${refresh}>Refresh</button><button class="secondary" onClick=${exportAll} disabled=${busy}>Export as FHIR Bundle</button><button class="secondary" onClick=${exportBundles} disabled=${busy} data-testid="export-bundles">Export Bundles as added</button></div>
       <${RecordList} s=${s} vault=${vault} rows=${rows} />
       ${rows.some((r) => !r.erased) && html`<details><summary>Erase a record…</summary><ul>${rows.filter((r) => !r.erased && r.current).map((r) => html`<li><button class="danger" onClick=${() => erase(r)}>Erase record ${String(r.id)}</button></li>`)}</ul></details>`}
       ${observations.length > 0 && html`<${ChartOf} key=${observations.map((r) => r.id).join()} s=${s} vault=${vault} rows=${observations} />`}

@@ -138,5 +138,108 @@ export function categoryOfFile(bytes: Uint8Array): string {
   }
 }
 
-/** A `collection` Bundle of resources (export). */
-export const exportBundle = (resources: unknown[]) => ({ resourceType: 'Bundle', type: 'collection', entry: resources.map((resource) => ({ resource })) });
+/** A `collection` Bundle of resources, each with the `fullUrl` its Bundle gave it when known
+ *  (export of every record). */
+export const exportBundle = (resources: { fullUrl?: string | null; resource: unknown }[]) => ({
+  resourceType: 'Bundle', type: 'collection',
+  entry: resources.map(({ fullUrl, resource }) => (fullUrl ? { fullUrl, resource } : { resource })),
+});
+
+// ---- Bundle manifests, as the CLI writes them (wallet/src/fhir.rs: manifest, rebuild) ----
+
+/** The entry extension a manifest names an entry's record with (`valueString`: the record id). */
+const RECORD_EXTENSION = 'urn:phr:fhir:record';
+const MANIFEST_TAG = { system: 'urn:phr:fhir', code: 'bundle-manifest' };
+/** The Bundle types a manifest keeps and rebuilds. */
+export const BUNDLE_TYPES = ['transaction', 'batch', 'collection', 'document'];
+
+/** The Bundle's `type`, for a JSON Bundle. */
+export function bundleType(bytes: Uint8Array): string {
+  try {
+    return String((parseJson(new TextDecoder().decode(bytes)) as any)?.type ?? '');
+  } catch {
+    return '';
+  }
+}
+
+/** The manifest of the Bundle `bytes`, whose entries' resources became records `ids` (in entry
+ *  order): the Bundle without its resources, each entry naming its record, tagged as a manifest.
+ *  The same bytes as the CLI's manifest of the same Bundle. */
+export function bundleManifest(bytes: Uint8Array, ids: bigint[]): Uint8Array {
+  const manifest: any = parseJson(new TextDecoder().decode(bytes));
+  const entries: any[] = manifest.entry;
+  if (!Array.isArray(entries) || entries.length !== ids.length) throw new UserError(`The Bundle has ${entries?.length} entries but ${ids.length} records were added: reload the page.`);
+  entries.forEach((entry, i) => {
+    delete entry.resource;
+    if (!Array.isArray(entry.extension)) entry.extension = entry.extension ?? [];
+    if (Array.isArray(entry.extension)) entry.extension.push({ url: RECORD_EXTENSION, valueString: ids[i].toString() });
+  });
+  manifest.meta = manifest.meta ?? {};
+  manifest.meta.tag = manifest.meta.tag ?? [];
+  if (Array.isArray(manifest.meta.tag)) manifest.meta.tag.push({ ...MANIFEST_TAG });
+  return new TextEncoder().encode(canonicalJson(manifest));
+}
+
+/** Whether `value` is a Bundle manifest a wallet wrote. */
+export const isManifest = (value: any): boolean =>
+  value?.resourceType === 'Bundle' && Array.isArray(value?.meta?.tag) &&
+  value.meta.tag.some((t: any) => t?.system === MANIFEST_TAG.system && t?.code === MANIFEST_TAG.code);
+
+/** The record each entry of a manifest names, with the entry's `fullUrl`, in order. */
+export function manifestEntries(manifest: any): { record: bigint | null; fullUrl: string | null }[] {
+  return (Array.isArray(manifest?.entry) ? manifest.entry : []).map((entry: any) => {
+    const named = (Array.isArray(entry?.extension) ? entry.extension : []).find((e: any) => e?.url === RECORD_EXTENSION)?.valueString;
+    return {
+      record: typeof named === 'string' && /^\d+$/.test(named) ? BigInt(named) : null,
+      fullUrl: typeof entry?.fullUrl === 'string' ? entry.fullUrl : null,
+    };
+  });
+}
+
+/** Every `reference` string inside a resource. */
+export function references(value: unknown, found: string[] = []): string[] {
+  if (Array.isArray(value)) value.forEach((v) => references(v, found));
+  else if (value && typeof value === 'object') {
+    const reference = (value as any).reference;
+    if (typeof reference === 'string') found.push(reference);
+    Object.values(value).forEach((v) => references(v, found));
+  }
+  return found;
+}
+
+export type Unresolved = { fullUrl: string | null; record: bigint | null; reason: string; referencedBy: string[] };
+
+/** The Bundle `manifest` was made from: each entry's resource from `resources` (by record id: the
+ *  resource, or why it is not there), the manifest's own marks removed; entries left out are
+ *  reported with the entries whose references now dangle. */
+export function rebuildBundle(manifest: any, resources: Map<bigint, { resource: unknown } | { reason: string }>): { bundle: any; unresolved: Unresolved[] } {
+  const bundle = JSON.parse(JSON.stringify(manifest));
+  if (bundle.meta && Array.isArray(bundle.meta.tag)) {
+    bundle.meta.tag = bundle.meta.tag.filter((t: any) => !(t?.system === MANIFEST_TAG.system && t?.code === MANIFEST_TAG.code));
+    if (bundle.meta.tag.length === 0) delete bundle.meta.tag;
+    if (Object.keys(bundle.meta).length === 0) delete bundle.meta;
+  }
+  const unresolved: Unresolved[] = [];
+  const kept: any[] = [];
+  const named = manifestEntries(manifest);
+  (Array.isArray(bundle.entry) ? bundle.entry : []).forEach((entry: any, i: number) => {
+    if (Array.isArray(entry.extension)) {
+      entry.extension = entry.extension.filter((e: any) => e?.url !== RECORD_EXTENSION);
+      if (entry.extension.length === 0) delete entry.extension;
+    }
+    const { record, fullUrl } = named[i];
+    const found = record === null ? { reason: 'the manifest names no record' } : resources.get(record) ?? { reason: 'not read' };
+    if ('resource' in found) {
+      entry.resource = found.resource;
+      kept.push(entry);
+    } else unresolved.push({ fullUrl, record, reason: found.reason, referencedBy: [] });
+  });
+  for (const missing of unresolved) {
+    if (!missing.fullUrl) continue;
+    for (const entry of kept) {
+      if (references(entry.resource).includes(missing.fullUrl)) missing.referencedBy.push(entry.fullUrl ?? '(an entry without fullUrl)');
+    }
+  }
+  bundle.entry = kept;
+  return { bundle, unresolved };
+}

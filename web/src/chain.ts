@@ -104,7 +104,7 @@ export class Session {
 
   /** Signs `tx` with the vault's account (or the browser extension that holds it), submits it and
    *  resolves once it is FINAL, with its events; a dispatch error is thrown as the runtime names it. */
-  async submit(vault: Vault, tx: SubmittableExtrinsic<'promise'>, onStatus?: (status: string) => void): Promise<any[]> {
+  async submit(vault: Vault, tx: SubmittableExtrinsic<'promise'>, onStatus?: (status: string) => void, nonce = -1): Promise<any[]> {
     const injected = vault.secrets.accountSecret.startsWith('extension:') ? (await web3FromAddress(vault.account)).signer : undefined;
     const session = this;
     return new Promise((resolve, reject) => {
@@ -113,7 +113,7 @@ export class Session {
         unsubscribe?.();
         f();
       };
-      const signing = injected ? tx.signAndSend(vault.account, { signer: injected, nonce: -1 }, handle) : tx.signAndSend(vault.pair!, { nonce: -1 }, handle);
+      const signing = injected ? tx.signAndSend(vault.account, { signer: injected, nonce }, handle) : tx.signAndSend(vault.pair!, { nonce }, handle);
       function handle(result: any) {
         const status = result.status;
         if (status.isInBlock) onStatus?.('in a block, waiting for finality');
@@ -129,6 +129,17 @@ export class Session {
       }
       signing.then((u) => (unsubscribe = u)).catch(reject);
     });
+  }
+
+  /** Signs `txs` with consecutive nonces and sends them all at once; resolves once every one is
+   *  FINAL, with each one's events in order: one wait for many (a Bundle's records). */
+  async submitAll(vault: Vault, txs: SubmittableExtrinsic<'promise'>[], onFinal?: (final: number) => void): Promise<any[][]> {
+    const first = (await this.api.rpc.system.accountNextIndex(vault.account)).toNumber();
+    let final = 0;
+    return Promise.all(txs.map((tx, i) => this.submit(vault, tx, undefined, first + i).then((events) => {
+      onFinal?.(++final);
+      return events;
+    })));
   }
 
   // ---- ciphertext ----

@@ -8,7 +8,7 @@ import {
   combineShares, decodeReceipt, openRecord, openReleased, receiptInBatch, receiptSigned, sealRecord, sealShare, splitKey,
   threshold, unhex, unwrapDataKey, wrapDataKey, random, hex, type Receipt, type Share,
 } from './crypto';
-import { categoryOfFile, CATEGORY_NAMES, splitBundle } from './bundle';
+import { bundleManifest, bundleType, BUNDLE_TYPES, categoryOfFile, CATEGORY_NAMES, splitBundle, type Resource } from './bundle';
 import { fromBase64, Session } from './chain';
 import { UserError } from './errors';
 import { encryptionSecret, publicKeys, rotate, setCurrentEpoch, type Vault } from './keys';
@@ -261,11 +261,13 @@ export type Added = { record: bigint; category: string; resourceType: string };
 /** Seals and adds a file: a FHIR Bundle becomes one record per resource. */
 export async function addFile(ctx: Ctx, bytes: Uint8Array, patient: string = ctx.vault.account): Promise<{ added: Added[]; missing: string[]; noEscrow: number[] }> {
   const { s, vault, progress } = ctx;
-  const resources = splitBundle(bytes) ?? [{ category: categoryOfFile(bytes), resourceType: 'file', json: bytes }];
+  const split = splitBundle(bytes);
   const added: Added[] = [];
   const missing: string[] = [];
   const noEscrow: number[] = [];
   const readers = await readersOf(s, patient);
+  if (split) return addBundle(ctx, bytes, split, patient, readers);
+  const resources = [{ category: categoryOfFile(bytes), resourceType: 'file', json: bytes }];
   for (const [i, resource] of resources.entries()) {
     const step = (what: string, within = 0) => progress?.(`${what} (${i + 1} of ${resources.length})`, (i + within) / resources.length);
     step('Encrypting');
@@ -286,6 +288,64 @@ export async function addFile(ctx: Ctx, bytes: Uint8Array, patient: string = ctx
     key.fill(0);
     added.push({ record: id, category: resource.category, resourceType: resource.resourceType });
   }
+  progress?.('Done', 1);
+  return { added, missing: [...new Set(missing)], noEscrow: [...new Set(noEscrow)] };
+}
+
+const chainCategory = (category: string) => category[0].toUpperCase() + category.slice(1);
+const registeredId = (events: any[]): bigint => {
+  const registered = events.find((e) => e.section === 'records' && e.method === 'RecordRegistered');
+  if (!registered) throw new UserError('The record is on chain but the chain reported no record number: reload the page.');
+  return BigInt(registered.data.record.toString());
+};
+
+/** A Bundle in one action, as the CLI adds it: every resource sealed and uploaded, all registered
+ *  at once (consecutive nonces, one wait for finality), the keys shared, then the Bundle's
+ *  manifest (its type, identifier, every entry's fullUrl and request, naming each entry's record),
+ *  so the Bundle can be rebuilt with every reference resolving. One progress bar. */
+async function addBundle(ctx: Ctx, bytes: Uint8Array, resources: Resource[], patient: string, readers: (row: RecordRow) => string[]) {
+  const { s, vault, progress } = ctx;
+  const kind = bundleType(bytes);
+  if (!BUNDLE_TYPES.includes(kind)) throw new UserError(`A '${kind}' Bundle is not a record set: add transaction, batch, collection or document Bundles.`);
+  const steps = resources.length * 3 + 2;
+  let done = 0;
+  const step = (what: string) => progress?.(what, done++ / steps);
+  const sealed: { key: Uint8Array; hash: Uint8Array; size: number }[] = [];
+  for (const [i, resource] of resources.entries()) {
+    step(`Encrypting and uploading ${i + 1} of ${resources.length}`);
+    const key = random(32);
+    const one = sealRecord(key, resource.json);
+    sealed.push({ key, hash: await s.upload(vault, one), size: one.length });
+  }
+  step('Registering every record on chain, waiting for finality');
+  const start = done;
+  const outcomes = await s.submitAll(vault, resources.map((r, i) => s.api.tx.records.register(patient, sealed[i].hash, sealed[i].size, chainCategory(r.category))), (final) => {
+    done = start + final;
+    progress?.(`Registered ${final} of ${resources.length} on chain`, done / steps);
+  });
+  const ids = outcomes.map(registeredId);
+  const missing: string[] = [];
+  const noEscrow: number[] = [];
+  const share = async (id: bigint, key: Uint8Array) => {
+    const row = (await record(s, id))!;
+    missing.push(...(await deliver(ctx, id, 0, key, [patient, vault.account, ...readers(row)])));
+    noEscrow.push(...(await escrow(ctx, id, 0, key)));
+    key.fill(0);
+  };
+  const added: Added[] = [];
+  for (const [i, id] of ids.entries()) {
+    step(`Sharing record ${id}'s key`);
+    await share(id, sealed[i].key);
+    added.push({ record: id, category: resources[i].category, resourceType: resources[i].resourceType });
+  }
+  step('Adding the Bundle\'s manifest');
+  const manifest = bundleManifest(bytes, ids);
+  const key = random(32);
+  const one = sealRecord(key, manifest);
+  const hash = await s.upload(vault, one);
+  const id = registeredId(await s.submit(vault, s.api.tx.records.register(patient, hash, one.length, 'Other')));
+  await share(id, key);
+  added.push({ record: id, category: 'other', resourceType: 'Bundle manifest' });
   progress?.('Done', 1);
   return { added, missing: [...new Set(missing)], noEscrow: [...new Set(noEscrow)] };
 }

@@ -6,11 +6,12 @@
 //   PHR_BIN=~/.cache/phr-target/release/phr node web/tests/e2e.mjs
 //
 // The story: a patient creates an account in the browser; H1's admin onboards her in the portal;
-// she uploads a FHIR Bundle through H1 and shares her observations with a physician at H2 for one
-// hour; the physician, in a second browser context, reads one through H2 and sees the chart; she
-// revokes; the physician is refused in a readable sentence; her "who read what" shows his read
-// with its receipt verified. Then interop both ways with the CLI, byte for byte, and a node that
-// forges the state proofs the browser verifies (refused, nothing sent). Each step prints
+// she uploads a FHIR Bundle through H1 (its resources registered at once, with its manifest) and
+// shares her observations with a physician at H2 for one hour; the physician, in a second browser
+// context, reads one through H2 and sees the chart; she revokes; the physician is refused in a
+// readable sentence; her "who read what" shows his read with its receipt verified. Then interop
+// both ways with the CLI, byte for byte (the CLI rebuilds the browser's Bundle from its manifest),
+// and a node that forges the state proofs the browser verifies (refused, nothing sent). Each step prints
 // `[portal n] ok: ...`; screenshots go to $PHR_SCREENSHOTS when it is set.
 
 import { execFileSync } from 'node:child_process';
@@ -136,8 +137,10 @@ await patient.getByTestId('tab-My records').click();
 await patient.getByTestId('add-file').setInputFiles(bundlePath);
 await patient.getByTestId('add').click();
 await patient.locator('.busy progress').first().waitFor({ timeout: 30000 }).catch(() => fail('no progress bar while adding'));
-const added = await outcome(patient, /Added 5 record\(s\)/, 300000);
+// Five resources, registered at once, and the Bundle's manifest.
+const added = await outcome(patient, /Added 6 record\(s\)/, 300000);
 const ids = [...added.matchAll(/(\d+) \((\w+)\)/g)].map((m) => ({ id: m[1], type: m[2] }));
+const manifestId = /(\d+) \(Bundle manifest\)/.exec(added)?.[1] ?? fail(`no Bundle manifest in: ${added}`);
 const firstObservation = ids.find((x) => x.type === 'Observation').id;
 await patient.getByTestId('add-file').setInputFiles(scanPath);
 await patient.getByTestId('add').click();
@@ -228,7 +231,11 @@ if (JSON.stringify(JSON.parse(bpByCli)) !== JSON.stringify(JSON.parse(JSON.strin
   const sort = (v) => (Array.isArray(v) ? v.map(sort) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort(v[k])])) : v);
   if (JSON.stringify(sort(JSON.parse(bpByCli))) !== JSON.stringify(sort(bundle.entry[0].resource))) fail('the record is not the Bundle\'s first resource');
 }
-ok(`the CLI read records ${scanId} and ${firstObservation} as the browser added them (300000 bytes identical; the observation byte-identical in both)`);
+// The Bundle the browser added, rebuilt by the CLI from the browser's manifest.
+cli('record', 'export', '--bundle', manifestId, '-o', join(dir, 'bundle-by-cli.json'));
+const sorted = (v) => (Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])])) : v);
+if (JSON.stringify(sorted(JSON.parse(readFileSync(join(dir, 'bundle-by-cli.json'), 'utf8')))) !== JSON.stringify(sorted(bundle))) fail('the CLI rebuilt another Bundle than the browser added');
+ok(`the CLI read records ${scanId} and ${firstObservation} as the browser added them (300000 bytes identical; the observation byte-identical in both), and rebuilt the Bundle from the browser's manifest ${manifestId} JSON-equal`);
 
 say('Interop: the browser reads what the CLI added, byte for byte');
 const note = { resourceType: 'Observation', id: 'hba1c', status: 'final', effectiveDateTime: '2026-11-20T09:00:00Z', code: { text: 'HbA1c' }, valueQuantity: { value: 6.8, unit: '%' } };
