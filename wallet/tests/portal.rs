@@ -76,6 +76,6 @@ fn a_patient_and_a_physician_use_the_portal_in_chromium() {
 	println!("{stdout}");
 	let report = format!("e2e stdout:\n{stdout}\ne2e stderr:\n{stderr}\nnode logs:\n{}", logs(&nodes));
 	assert!(out.status.success(), "the portal's end-to-end run should succeed; {report}");
-	assert!(stdout.contains("[portal] all 11 steps ok"), "{report}");
+	assert!(stdout.contains("[portal] all 12 steps ok"), "{report}");
 	assert!(!stdout.contains("FAILED"), "{report}");
 }

@@ -361,6 +361,8 @@ function Sharing({ s, vault }: { s: Session; vault: keys.Vault }) {
       ${grants.length === 0 && html`<p class="muted">You share nothing.</p>`}
       <ul data-testid="grants">${grants.map((g) => html`<li>Grant ${String(g.id)}: ${phr.summarizeGrant(g, g.expiresAt)} ${g.expired ? html`<strong>(expired)</strong>` : ''}
         <button class="danger" disabled=${busy} data-testid=${`revoke-${g.id}`} onClick=${() => run('Revoking', (progress) => phr.revoke({ s, vault, progress }, g.id, true), (rekeyed) => { refresh(); return `Grant ${g.id} is revoked; ${rekeyed.length} record(s) re-encrypted under new keys (${rekeyed.join(', ')}), shared with the remaining readers only.`; })}>Revoke</button></li>`)}</ul>
+      <p class="hint">A grant that simply expires re-keys nothing: its reader may still hold keys it was given.
+        <button class="secondary" disabled=${busy} data-testid="rekey-expired" onClick=${() => run('Re-keying after expired grants', (progress) => phr.rekeyExpired({ s, vault, progress }), ({ rekeyed, expiredAt }) => expiredAt === null ? 'No grant of yours has expired yet: nothing to re-key.' : `${rekeyed.length} record version(s) keyed before a grant expired (block ${expiredAt}) re-encrypted under new keys.`)}>Re-key what expired grants could read</button></p>
     <//>
     <${Guardians} s=${s} vault=${vault} />
     <${Consents} s=${s} vault=${vault} />`;

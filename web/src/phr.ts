@@ -19,7 +19,7 @@ export type Ctx = { s: Session; vault: Vault; progress?: Progress };
 export const ROLES = ['physician', 'nurse', 'pharmacist', 'researcher', 'auditor', 'emergency', 'admin'];
 
 export type RecordRow = {
-  id: bigint; patient: string; author: string; category: string; size: number; version: number; keyEpoch: number;
+  id: bigint; patient: string; author: string; category: string; size: number; version: number; keyEpoch: number; keySetAt: number;
   status: string; registeredAt: number; root: bigint; current: boolean; erased: boolean;
 };
 export type Grantee =
@@ -42,7 +42,7 @@ function recordRow(id: any, info: any): RecordRow {
   const [status] = variant(info.status);
   return {
     id: BigInt(id), patient: info.patient, author: info.author, category: lowerFirst(info.category), size: Number(info.size ?? info.size_),
-    version: info.version, keyEpoch: info.keyEpoch, status, registeredAt: info.registeredAt, root: BigInt(info.root),
+    version: info.version, keyEpoch: info.keyEpoch, keySetAt: Number(info.keySetAt), status, registeredAt: info.registeredAt, root: BigInt(info.root),
     current: status === 'current', erased: status === 'erased',
   };
 }
@@ -502,25 +502,55 @@ export async function revoke(ctx: Ctx, id: bigint, rekey = true): Promise<bigint
   progress?.('Revoking on chain');
   await s.submit(vault, s.api.tx.access.revoke(id), progress);
   if (!rekey) return [];
-  const rekeyed: bigint[] = [];
-  const affected = (await records(s, patient)).filter((r) => r.current && covers(target, r));
-  const readers = await readersOf(s, patient);
-  for (const [i, r] of affected.entries()) {
-    progress?.(`Re-encrypting record ${r.id} under a new key (${i + 1} of ${affected.length})`, i / affected.length);
+  // Every version the grant covered, superseded ones too: the revoked reader may hold their keys.
+  const covered = (await records(s, patient)).filter((r) => !r.erased && covers(target, r));
+  return rekeyRecords(ctx, patient, covered, 'Revocation');
+}
+
+/** Re-keys `rows` of `patient`, as the CLI does: each read and resealed under a new data key in
+ *  memory, uploaded, the rotations sent at once (one wait for finality), then each new key wrapped
+ *  for the patient, the caller and the readers live grants name, and escrowed. */
+export async function rekeyRecords(ctx: Ctx, patient: string, rows: RecordRow[], reason: 'Revocation' | 'Manual'): Promise<bigint[]> {
+  const { s, vault, progress } = ctx;
+  if (rows.length === 0) return [];
+  const steps = rows.length * 3;
+  const sealed: { key: Uint8Array; hash: Uint8Array; size: number }[] = [];
+  for (const [i, r] of rows.entries()) {
+    progress?.(`Re-encrypting record ${r.id} under a new key (${i + 1} of ${rows.length})`, i / steps);
     const { key: old, ciphertext } = await dataKey(ctx, r.id);
     const plain = openRecord(old, ciphertext);
     const key = random(32);
-    const sealed = sealRecord(key, plain);
+    const one = sealRecord(key, plain);
     plain.fill(0);
-    const hash = await s.upload(vault, sealed);
-    const events = await s.submit(vault, s.api.tx.keys.rotateDataKey(r.id, hash, sealed.length, 'Revocation'));
-    const epoch = Number(events.find((e) => e.section === 'keys' && e.method === 'DataKeyRotated')?.data.epoch);
-    await deliver(ctx, r.id, epoch, key, [patient, vault.account, ...readers(r)]);
-    await escrow(ctx, r.id, epoch, key);
-    rekeyed.push(r.id);
+    sealed.push({ key, hash: await s.upload(vault, one), size: one.length });
+  }
+  const outcomes = await s.submitAll(vault, rows.map((r, i) => s.api.tx.keys.rotateDataKey(r.id, sealed[i].hash, sealed[i].size, reason)), (final) =>
+    progress?.(`Rotations final on chain: ${final} of ${rows.length}`, (rows.length + final) / steps));
+  const readers = await readersOf(s, patient);
+  for (const [i, r] of rows.entries()) {
+    progress?.(`Sharing record ${r.id}'s new key`, (2 * rows.length + i) / steps);
+    const epoch = Number(outcomes[i].find((e) => e.section === 'keys' && e.method === 'DataKeyRotated')?.data.epoch);
+    await deliver(ctx, r.id, epoch, sealed[i].key, [patient, vault.account, ...readers(r)]);
+    await escrow(ctx, r.id, epoch, sealed[i].key);
+    sealed[i].key.fill(0);
   }
   progress?.('Done', 1);
-  return rekeyed;
+  return rows.map((r) => r.id);
+}
+
+/** The keys a grant's reader held stay useful after the grant simply expires (nothing re-keys
+ *  then): every record version keyed before the latest expiry the chain recorded in the trail
+ *  (`GrantExpired`) is re-keyed, as `phr rekey --expired` does. */
+export async function rekeyExpired(ctx: Ctx): Promise<{ rekeyed: bigint[]; expiredAt: number | null }> {
+  const patient = ctx.vault.account;
+  const state = await ctx.s.state();
+  const length = Number(await state.value(ctx.s.api.query.access.auditLength, patient));
+  const trail = await state.values(ctx.s.api.query.access.auditTrail, upTo(length).map((i) => [patient, i]));
+  const expiries = trail.filter((e) => e && variant(e.action)[0] === 'grantExpired').map((e) => Number(e.at));
+  if (expiries.length === 0) return { rekeyed: [], expiredAt: null };
+  const expiredAt = Math.max(...expiries);
+  const stale = (await records(ctx.s, patient)).filter((r) => !r.erased && r.keySetAt < expiredAt);
+  return { rekeyed: await rekeyRecords(ctx, patient, stale, 'Manual'), expiredAt };
 }
 
 // ---- audit ----

@@ -250,6 +250,21 @@ await noteDownload.saveAs(join(dir, 'hba1c-by-browser.json'));
 if (!readFileSync(join(dir, 'hba1c-by-browser.json')).equals(readFileSync(notePath))) fail('the browser read other bytes than the CLI added');
 ok(`record ${byCli}, added by the CLI, read in the browser byte for byte`);
 
+say('A grant that simply expires: the portal re-keys every record version keyed while it lived');
+cli('grant', '--to', ferdie, '--categories', 'other', '--expires', '8s');
+await patient.getByTestId('tab-Sharing').click();
+let swept = '';
+for (let i = 0; i < 30 && !/re-encrypted under new keys/.test(swept); i++) {
+  await patient.waitForTimeout(3000);
+  await patient.getByTestId('rekey-expired').click();
+  swept = await outcome(patient, /nothing to re-key|re-encrypted under new keys/, 300000);
+}
+const sweptCount = Number(/^(\d+) record version/.exec(swept.trim())?.[1] ?? 0);
+if (sweptCount < 2) fail(`the expired grant's records were not re-keyed: ${swept}`);
+cli('record', 'get', scanId, '-o', join(dir, 'scan-after-expiry.bin'));
+if (!readFileSync(join(dir, 'scan-after-expiry.bin')).equals(scan)) fail('the re-keyed scan does not read back');
+ok(`${swept.trim()} The CLI reads the re-keyed scan byte for byte`);
+
 say("A node that lies: every state proof with the physician's encryption key is rewritten in transit; the browser refuses to share, and nothing is sent");
 // The patient's browser, in a new tab, through H1, with its WebSocket answers rewritten: each trie
 // node of a `state_getReadProof` answer that proves a `Keys::KeyOf` entry gets its last byte
