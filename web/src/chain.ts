@@ -15,8 +15,9 @@ import { ProvenState, verifiedHead, type Anchor, type Head, type Rpc } from './v
  *  endpoint (ciphertext as raw bytes over HTTP: `PUT /upload/<token>`, `GET /session/<token>`). */
 export type NodeInfo = { name: string; url: string; blob?: string | null };
 
-/** How long a verified head is reused (a transaction that becomes final drops it at once). */
-const HEAD_REUSE_MS = 4000;
+/** How long a verified head is reused: the reads of one action share it (a transaction that
+ *  becomes final drops it at once). */
+const HEAD_REUSE_MS = 1000;
 
 /** How long a signed `phr_` request stays valid. */
 const REQUEST_LIFETIME_MS = 120_000;

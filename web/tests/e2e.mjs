@@ -242,7 +242,12 @@ const note = { resourceType: 'Observation', id: 'hba1c', status: 'final', effect
 const notePath = join(dir, 'hba1c.json');
 writeFileSync(notePath, JSON.stringify(note, null, 2) + '\n');
 const byCli = cli('record', 'add', notePath).records[0].record;
-await patient.getByRole('button', { name: 'Refresh' }).click();
+// The portal reads at the latest finalized block it verified itself: the node's latest GRANDPA
+// justification, which can trail the block the CLI saw final by a round.
+for (let i = 0; i < 20 && !(await patient.getByTestId(`open-${byCli}`).count()); i++) {
+  await patient.getByRole('button', { name: 'Refresh' }).click();
+  await patient.waitForTimeout(1500);
+}
 await patient.getByTestId(`open-${byCli}`).click();
 await patient.getByTestId('record-title').filter({ hasText: 'HbA1c' }).waitFor({ timeout: 60000 });
 const [noteDownload] = await Promise.all([patient.waitForEvent('download'), patient.getByTestId('download-record').click()]);
