@@ -8,8 +8,13 @@ use std::time::{Duration, Instant};
 
 use codec::{Decode, Encode};
 use jsonrpsee::{
-	core::{client::ClientT, params::ArrayParams, ClientError},
+	core::{
+		client::{ClientT, Subscription, SubscriptionClientT},
+		params::ArrayParams,
+		ClientError,
+	},
 	http_client::{HttpClient, HttpClientBuilder},
+	ws_client::{WsClient, WsClientBuilder},
 };
 use phr_rpc_api::{explain_denial, pool_custom_refusal, ErrorCode};
 use phr_primitives::{sign_request, BlobMethod, BlobRequest, BlobSubject, NodePeerId, SignedBlobRequest};
@@ -38,6 +43,9 @@ pub fn now_ms() -> u64 {
 pub struct Node {
 	url: String,
 	client: HttpClient,
+	/// The node's WebSocket, for watching extrinsics (connected once, when first needed; dropped
+	/// before the runtime it runs on).
+	ws: std::sync::OnceLock<Option<WsClient>>,
 	runtime: tokio::runtime::Runtime,
 	/// The chain and node this wallet's blob requests are bound to (asked once).
 	identity: std::sync::OnceLock<(H256, NodePeerId)>,
@@ -48,6 +56,86 @@ pub struct Node {
 /// An extrinsic that is final, with the events it emitted.
 pub struct Finalized {
 	pub events: Vec<RuntimeEvent>,
+}
+
+/// Whether submissions show a progress line (set once per process from the command line).
+static SHOW_PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Shows a line with each submission's progress on a terminal, unless `quiet`.
+pub fn show_progress(quiet: bool) {
+	use std::io::IsTerminal;
+	SHOW_PROGRESS.store(!quiet && std::io::stderr().is_terminal(), std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The progress line of one follow (hidden unless shown, and for more than one extrinsic: their
+/// callers show a bar of their own).
+fn progress_line(extrinsics: usize) -> indicatif::ProgressBar {
+	if extrinsics != 1 || !SHOW_PROGRESS.load(std::sync::atomic::Ordering::Relaxed) {
+		return indicatif::ProgressBar::hidden();
+	}
+	let line = indicatif::ProgressBar::new_spinner();
+	line.set_style(indicatif::ProgressStyle::with_template("transaction: {msg} {elapsed}").expect("a valid template"));
+	line.enable_steady_tick(Duration::from_millis(250));
+	line
+}
+
+/// An extrinsic a follow waits for.
+struct Pending {
+	/// Every encoding sent (a re-signed one is added after a runtime upgrade; only one of them
+	/// can ever be included).
+	sent: Vec<String>,
+	/// Its block and index, once in a finalized block.
+	found: Option<(H256, u32)>,
+	last_sent: Instant,
+}
+
+/// What the pool says of a watched extrinsic (`author_submitAndWatchExtrinsic`), as far as the wallet acts
+/// on it.
+#[derive(Debug, PartialEq)]
+enum TxStatus {
+	InBlock,
+	/// Dropped, invalid, usurped, or not finalized in time: to be sent again (named for the user).
+	Lost(&'static str),
+	Other,
+}
+
+impl From<&Value> for TxStatus {
+	fn from(status: &Value) -> TxStatus {
+		match status {
+			Value::String(s) if s == "dropped" => TxStatus::Lost("dropped"),
+			Value::String(s) if s == "invalid" => TxStatus::Lost("refused"),
+			Value::Object(map) if map.contains_key("usurped") => TxStatus::Lost("replaced"),
+			Value::Object(map) if map.contains_key("finalityTimeout") => TxStatus::Lost("gave up on finality for"),
+			Value::Object(map) if map.contains_key("inBlock") => TxStatus::InBlock,
+			_ => TxStatus::Other,
+		}
+	}
+}
+
+/// The statuses of every extrinsic a follow watches, as they come.
+struct Watch {
+	sender: tokio::sync::mpsc::UnboundedSender<(usize, TxStatus)>,
+	receiver: std::cell::RefCell<tokio::sync::mpsc::UnboundedReceiver<(usize, TxStatus)>>,
+}
+
+impl Watch {
+	fn new() -> Watch {
+		let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+		Watch { sender, receiver: std::cell::RefCell::new(receiver) }
+	}
+
+	/// The statuses that came within `wait` (all those already there, or the first to come).
+	async fn next(&self, wait: Duration) -> Vec<(usize, TxStatus)> {
+		let mut receiver = self.receiver.borrow_mut();
+		let mut got = Vec::new();
+		if let Ok(Some(first)) = tokio::time::timeout(wait, receiver.recv()).await {
+			got.push(first);
+		}
+		while let Ok(more) = receiver.try_recv() {
+			got.push(more);
+		}
+		got
+	}
 }
 
 impl Node {
@@ -62,7 +150,14 @@ impl Node {
 				.build(url)
 				.map_err(|e| WalletError::Unreachable { url: url.into(), reason: e.to_string() })?
 		};
-		Ok(Node { url: url.into(), client, runtime, identity: std::sync::OnceLock::new(), binary: std::sync::OnceLock::new() })
+		Ok(Node {
+			url: url.into(),
+			client,
+			ws: std::sync::OnceLock::new(),
+			runtime,
+			identity: std::sync::OnceLock::new(),
+			binary: std::sync::OnceLock::new(),
+		})
 	}
 
 	/// The node's JSON-RPC address.
@@ -200,139 +295,165 @@ impl Node {
 		self.call::<H256>("author_submitExtrinsic", vec![Value::from(encoded)]).map(|_| ())
 	}
 
+	/// The node's WebSocket JSON-RPC (the same port), connected once; None where it cannot be
+	/// reached, and the wallet then follows its extrinsics through the finalized blocks alone.
+	fn ws(&self) -> Option<&WsClient> {
+		self.ws
+			.get_or_init(|| {
+				let url = if let Some(rest) = self.url.strip_prefix("http://") {
+					format!("ws://{rest}")
+				} else if let Some(rest) = self.url.strip_prefix("https://") {
+					format!("wss://{rest}")
+				} else {
+					self.url.clone()
+				};
+				let connect = WsClientBuilder::default().max_request_size(16 * 1024 * 1024).build(url);
+				self.runtime.block_on(async { tokio::time::timeout(Duration::from_secs(5), connect).await }).ok().and_then(|built| built.ok())
+			})
+			.as_ref()
+	}
+
+	/// Sends extrinsic `index` of a follow with `author_submitAndWatchExtrinsic`: the pool's verdicts on it
+	/// (in a block, dropped, usurped, ...) come to `watch`. Without a WebSocket, a plain submit.
+	fn send_watched(&self, watch: &Watch, index: usize, encoded: &str) -> Result<()> {
+		let Some(ws) = self.ws() else { return self.send(encoded) };
+		let mut params = ArrayParams::new();
+		params.insert(encoded).expect("a string serializes");
+		let mut subscription: Subscription<Value> =
+			match self.wait("author_submitAndWatchExtrinsic", ws.subscribe("author_submitAndWatchExtrinsic", params, "author_unwatchExtrinsic")) {
+				Ok(subscription) => subscription,
+				// The WebSocket went away, or what answers there does not watch (a proxy): the
+				// plain submit still works, unwatched.
+				Err(WalletError::Unreachable { .. }) => return self.send(encoded),
+				Err(WalletError::Rpc { code: -32601, .. }) => return self.send(encoded),
+				Err(refused) => return Err(refused),
+			};
+		let statuses = watch.sender.clone();
+		self.runtime.spawn(async move {
+			while let Some(Ok(status)) = subscription.next().await {
+				if statuses.send((index, TxStatus::from(&status))).is_err() {
+					break;
+				}
+			}
+		});
+		Ok(())
+	}
+
 	/// Signs `call` with the wallet's account, submits it, and waits until it is FINAL; a
-	/// dispatch error is returned as such, by name.
-	///
-	/// While it waits, the same signed bytes are sent again now and then: a pool may still lose
-	/// what it accepted (a fork under overload, an eviction when full). The pool answers
-	/// "already imported" while it holds them and "outdated" once they are in a block; both are
-	/// fine here, the finalized blocks decide. When a runtime upgrade changed the version the
-	/// signature commits to, the call is signed again with the same nonce (only one of the two can
-	/// ever be included).
+	/// dispatch error is returned as such, by name. How it is followed: [`Node::follow`].
 	pub fn submit(&self, wallet: &Wallet, call: RuntimeCall) -> Result<Finalized> {
-		let genesis = self.block_hash(0)?;
-		let mut context = self.signing_context(genesis)?;
-		let account = wallet.account();
-		let nonce: u32 = self.call("system_accountNextIndex", vec![Value::from(account.to_string())])?;
-		let sign = |context: &phr_runtime::SigningContext| {
-			let extrinsic = phr_runtime::signed_extrinsic(context, call.clone(), account.clone(), nonce, |payload| wallet.sign(payload));
-			to_hex(&extrinsic.encode())
-		};
-		let first = sign(&context);
-		let from = self.block_number(self.finalized_head()?)? + 1;
-		self.send(&first)?;
-		self.until_final(from, first, |node, latest| match node.signing_context(genesis) {
-			Ok(now) if now.spec_version != context.spec_version || now.transaction_version != context.transaction_version => {
-				context = now;
-				let resigned = sign(&context);
-				let _ = node.send(&resigned);
-				Some(resigned)
-			},
-			_ => {
-				let _ = node.send(latest);
-				None
-			},
-		})
+		let outcome = self.submit_all(wallet, vec![call], |_| {})?;
+		Ok(outcome.into_iter().next().expect("one call, one outcome"))
 	}
 
 	/// Signs `calls` with consecutive nonces, sends them all at once and waits until every one is
 	/// FINAL: one wait for many (a Bundle's records), instead of one per call. Outcomes in the
-	/// order of `calls`; the first dispatch error is returned as such. Calls not yet final are sent
-	/// again, with the same bytes, every `RESUBMIT_AFTER`; `progress` is told how many are final.
-	pub fn submit_all(&self, wallet: &Wallet, calls: Vec<RuntimeCall>, mut progress: impl FnMut(usize)) -> Result<Vec<Finalized>> {
+	/// order of `calls`; the first dispatch error is returned as such; `progress` is told how many
+	/// are final. When a runtime upgrade changes the version a signature commits to while they
+	/// wait, those not yet final are signed again with the same nonces (only one of the two
+	/// encodings of each can ever be included).
+	pub fn submit_all(&self, wallet: &Wallet, calls: Vec<RuntimeCall>, progress: impl FnMut(usize)) -> Result<Vec<Finalized>> {
 		let genesis = self.block_hash(0)?;
-		let context = self.signing_context(genesis)?;
+		let mut context = self.signing_context(genesis)?;
 		let account = wallet.account();
 		let first: u32 = self.call("system_accountNextIndex", vec![Value::from(account.to_string())])?;
-		let encoded: Vec<String> = calls
-			.into_iter()
-			.enumerate()
-			.map(|(i, call)| {
-				let extrinsic = phr_runtime::signed_extrinsic(&context, call, account.clone(), first + i as u32, |payload| wallet.sign(payload));
-				to_hex(&extrinsic.encode())
-			})
-			.collect();
-		let mut next = self.block_number(self.finalized_head()?)? + 1;
-		for extrinsic in &encoded {
-			self.send(extrinsic)?;
-		}
-		let mut found: Vec<Option<(H256, u32)>> = vec![None; encoded.len()];
-		let (started, mut submitted) = (Instant::now(), Instant::now());
-		while found.iter().any(Option::is_none) {
-			if submitted.elapsed() > RESUBMIT_AFTER {
-				for (extrinsic, _) in encoded.iter().zip(&found).filter(|(_, f)| f.is_none()) {
-					let _ = self.send(extrinsic);
-				}
-				submitted = Instant::now();
-			}
-			let finalized = self.block_number(self.finalized_head()?)?;
-			while next <= finalized {
-				let hash = self.block_hash(next)?;
-				let block: Value = self.call("chain_getBlock", vec![serde_json::to_value(hash).expect("hash")])?;
-				for (index, extrinsic) in block["block"]["extrinsics"].as_array().into_iter().flatten().enumerate() {
-					if let Some(position) = encoded.iter().position(|e| Some(e.as_str()) == extrinsic.as_str()) {
-						found[position] = Some((hash, index as u32));
-					}
-				}
-				next += 1;
-			}
-			progress(found.iter().filter(|f| f.is_some()).count());
-			if found.iter().all(Option::is_some) {
-				break;
-			}
-			if started.elapsed() > FINALITY_TIMEOUT {
-				return Err(WalletError::Timeout(FINALITY_TIMEOUT.as_secs()));
-			}
-			std::thread::sleep(Duration::from_millis(300));
-		}
-		found.into_iter().map(|f| f.expect("all found")).map(|(block, index)| self.outcome(block, index)).collect()
+		let sign = |context: &phr_runtime::SigningContext, i: usize| {
+			let extrinsic = phr_runtime::signed_extrinsic(context, calls[i].clone(), account.clone(), first + i as u32, |payload| wallet.sign(payload));
+			to_hex(&extrinsic.encode())
+		};
+		let encoded: Vec<String> = (0..calls.len()).map(|i| sign(&context, i)).collect();
+		self.follow(encoded, |node, waiting| match node.signing_context(genesis) {
+			Ok(now) if now.spec_version != context.spec_version || now.transaction_version != context.transaction_version => {
+				context = now;
+				waiting.iter().map(|&i| (i, sign(&context, i))).collect()
+			},
+			_ => Vec::new(),
+		}, progress)
 	}
 
 	/// Submits `call` unsigned (only `System::apply_authorized_upgrade` passes the pool so) and
 	/// waits until it is FINAL.
 	pub fn submit_unsigned(&self, call: RuntimeCall) -> Result<Finalized> {
 		let encoded = to_hex(&phr_runtime::UncheckedExtrinsic::new_bare(call).encode());
-		let from = self.block_number(self.finalized_head()?)? + 1;
-		self.send(&encoded)?;
-		self.until_final(from, encoded, |node, latest| {
-			let _ = node.send(latest);
-			None
-		})
+		let outcome = self.follow(vec![encoded], |_, _| Vec::new(), |_| {})?;
+		Ok(outcome.into_iter().next().expect("one call, one outcome"))
 	}
 
-	/// Scans the finalized blocks from `from` until one includes `first` or an encoding `resend`
-	/// returned (called every `RESUBMIT_AFTER` with the latest one), and returns its outcome.
-	fn until_final(
+	/// Sends `encoded` and follows each extrinsic until it is in a FINALIZED block, then returns
+	/// their outcomes in order. The pool's refusal of a first send is the error.
+	///
+	/// A pool may still lose what it accepted (a fork under overload, an eviction when full), so
+	/// each is watched (`author_submitAndWatchExtrinsic`): the moment the pool reports it dropped, invalid
+	/// (a fork that made its nonce look used), usurped or not finalized in time, the same signed
+	/// bytes are sent again; and every `RESUBMIT_AFTER` anyway while it is not final (the pool
+	/// answers "already imported" while it holds them, "outdated" once they are in a block; both
+	/// are fine here). Whether an extrinsic is final is decided by the finalized blocks alone,
+	/// never by a status. `resign` is asked, before each periodic resend, for new encodings of the
+	/// extrinsics still waiting (a runtime upgrade changed what a signature commits to).
+	fn follow(
 		&self,
-		mut next: u32,
-		first: String,
-		mut resend: impl FnMut(&Node, &str) -> Option<String>,
-	) -> Result<Finalized> {
-		let mut sent = vec![first];
-		let started = Instant::now();
-		let mut submitted = Instant::now();
+		encoded: Vec<String>,
+		mut resign: impl FnMut(&Node, &[usize]) -> Vec<(usize, String)>,
+		mut progress: impl FnMut(usize),
+	) -> Result<Vec<Finalized>> {
+		let watch = Watch::new();
+		let spinner = progress_line(encoded.len());
+		let mut next = self.block_number(self.finalized_head()?)? + 1;
+		let mut pending: Vec<Pending> = encoded.into_iter().map(|e| Pending { sent: vec![e], found: None, last_sent: Instant::now() }).collect();
+		for (i, tx) in pending.iter_mut().enumerate() {
+			self.send_watched(&watch, i, tx.sent.last().expect("one encoding"))?;
+			tx.last_sent = Instant::now();
+		}
+		spinner.set_message("sent, waiting for a block");
+		let (started, mut resubmitted) = (Instant::now(), Instant::now());
 		loop {
-			if submitted.elapsed() > RESUBMIT_AFTER {
-				let latest = sent.last().expect("one encoding at least").clone();
-				sent.extend(resend(self, &latest));
-				submitted = Instant::now();
+			// The pool's verdicts, waited for up to 300 ms (the pause between scans).
+			for (i, status) in self.runtime.block_on(watch.next(Duration::from_millis(300))) {
+				let tx = &mut pending[i];
+				match status {
+					TxStatus::InBlock if tx.found.is_none() => spinner.set_message("in a block, waiting for finality"),
+					TxStatus::Lost(why) if tx.found.is_none() && tx.last_sent.elapsed() > Duration::from_secs(2) => {
+						spinner.set_message(format!("the pool {why} it: sent again"));
+						let _ = self.send_watched(&watch, i, tx.sent.last().expect("one encoding"));
+						tx.last_sent = Instant::now();
+					},
+					_ => {},
+				}
+			}
+			if resubmitted.elapsed() > RESUBMIT_AFTER {
+				let waiting: Vec<usize> = (0..pending.len()).filter(|&i| pending[i].found.is_none()).collect();
+				for (i, encoding) in resign(self, &waiting) {
+					pending[i].sent.push(encoding);
+				}
+				for &i in &waiting {
+					let _ = self.send_watched(&watch, i, pending[i].sent.last().expect("one encoding"));
+					pending[i].last_sent = Instant::now();
+				}
+				resubmitted = Instant::now();
 			}
 			let finalized = self.block_number(self.finalized_head()?)?;
 			while next <= finalized {
 				let hash = self.block_hash(next)?;
 				let block: Value = self.call("chain_getBlock", vec![serde_json::to_value(hash).expect("hash")])?;
-				let extrinsics = block["block"]["extrinsics"].as_array().cloned().unwrap_or_default();
-				let found = extrinsics.iter().position(|x| x.as_str().is_some_and(|x| sent.iter().any(|s| s == x)));
-				if let Some(index) = found {
-					return self.outcome(hash, index as u32);
+				for (index, extrinsic) in block["block"]["extrinsics"].as_array().into_iter().flatten().enumerate() {
+					let Some(extrinsic) = extrinsic.as_str() else { continue };
+					if let Some(tx) = pending.iter_mut().find(|tx| tx.found.is_none() && tx.sent.iter().any(|s| s == extrinsic)) {
+						tx.found = Some((hash, index as u32));
+					}
 				}
 				next += 1;
+			}
+			let final_now = pending.iter().filter(|tx| tx.found.is_some()).count();
+			progress(final_now);
+			if final_now == pending.len() {
+				break;
 			}
 			if started.elapsed() > FINALITY_TIMEOUT {
 				return Err(WalletError::Timeout(FINALITY_TIMEOUT.as_secs()));
 			}
-			std::thread::sleep(Duration::from_millis(300));
 		}
+		spinner.finish_and_clear();
+		pending.into_iter().map(|tx| tx.found.expect("all found")).map(|(block, index)| self.outcome(block, index)).collect()
 	}
 
 	/// The events of extrinsic `index` of block `block`, or its dispatch error.
@@ -433,4 +554,24 @@ pub fn to_hex(bytes: &[u8]) -> String {
 
 pub fn from_hex(text: &str) -> Result<Vec<u8>> {
 	hex::decode(text.trim_start_matches("0x")).map_err(|_| WalletError::Corrupt("the node sent invalid hex".into()))
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use serde_json::json;
+
+	#[test]
+	fn the_pool_statuses_that_make_the_wallet_send_again() {
+		// As `author_submitAndWatchExtrinsic` reports them (sc-transaction-pool-api's TransactionStatus).
+		let hash = json!("0x0101010101010101010101010101010101010101010101010101010101010101");
+		assert_eq!(TxStatus::from(&json!("dropped")), TxStatus::Lost("dropped"));
+		assert_eq!(TxStatus::from(&json!("invalid")), TxStatus::Lost("refused"));
+		assert_eq!(TxStatus::from(&json!({ "usurped": hash })), TxStatus::Lost("replaced"));
+		assert_eq!(TxStatus::from(&json!({ "finalityTimeout": hash })), TxStatus::Lost("gave up on finality for"));
+		assert_eq!(TxStatus::from(&json!({ "inBlock": hash })), TxStatus::InBlock);
+		for fine in [json!("future"), json!("ready"), json!({ "broadcast": ["12D3KooW"] }), json!({ "retracted": hash }), json!({ "finalized": hash })] {
+			assert_eq!(TxStatus::from(&fine), TxStatus::Other, "{fine}");
+		}
+	}
 }

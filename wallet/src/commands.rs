@@ -306,6 +306,7 @@ fn missing_note(missing: &[AccountId]) -> String {
 
 pub fn run(cli: Cli) -> Result<()> {
 	crate::verified::configure(cli.chain_spec.clone(), &cli.wallet, cli.max_head_age);
+	crate::client::show_progress(cli.quiet);
 	let report = dispatch(&cli)?;
 	if cli.json {
 		println!("{}", serde_json::to_string_pretty(&report.json).expect("JSON serializes"));
