@@ -40,7 +40,8 @@ impl SubstrateCli for Cli {
 	}
 }
 
-/// Parses the command line. The transaction pool is Substrate's single-state pool unless
+/// Parses the command line. The state caches are sized for a consortium chain unless
+/// `--trie-cache-size` or `--db-cache` is given. The transaction pool is Substrate's single-state pool unless
 /// `--pool-type` names one: under overload with forks at the chain's tip (several validators on
 /// too few cores), both pools lost accepted extrinsics in our benchmark, the single-state one fewer
 /// in total: 657 over four runs against 2,113 over three (docs/benchmarks.md, "Transaction pool").
@@ -51,6 +52,15 @@ fn parse_command_line() -> Cli {
 	let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
 	if matches.value_source("pool_type") != Some(ValueSource::CommandLine) {
 		cli.run.pool_config.pool_type = sc_cli::TransactionPoolType::SingleState;
+	}
+	// A consortium chain's state is small: Substrate's defaults (a 1 GiB trie cache, a 1 GiB
+	// database cache) let a validator that has worked stay at twice the memory of one that has not
+	// (docs/benchmarks.md, "Lost extrinsics and resident memory"); given flags win.
+	if matches.value_source("trie_cache_size") != Some(ValueSource::CommandLine) {
+		cli.run.import_params.trie_cache_size = crate::memory::TRIE_CACHE_BYTES;
+	}
+	if cli.run.import_params.database_params.database_cache_size.is_none() {
+		cli.run.import_params.database_params.database_cache_size = Some(crate::memory::DB_CACHE_MIB);
 	}
 	cli
 }

@@ -6,6 +6,7 @@ mod chain_spec;
 mod cli;
 mod command;
 mod permissioning;
+mod memory;
 mod network;
 mod rpc;
 mod service;

@@ -162,6 +162,8 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as sp_runtime::trait
 		other: (block_import, grandpa_link, mut telemetry),
 	} = new_partial(&config)?;
 
+	crate::memory::spawn_trim(&task_manager);
+
 	let mut net_config = sc_network::config::FullNetworkConfiguration::<
 		Block,
 		<Block as sp_runtime::traits::Block>::Hash,
