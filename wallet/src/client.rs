@@ -84,8 +84,8 @@ struct Pending {
 	/// Every encoding sent (a re-signed one is added after a runtime upgrade; only one of them
 	/// can ever be included).
 	sent: Vec<String>,
-	/// Its block and index, once in a finalized block.
-	found: Option<(H256, u32)>,
+	/// Its block, index and block number, once in a finalized block.
+	found: Option<(H256, u32, u32)>,
 	last_sent: Instant,
 }
 
@@ -438,7 +438,7 @@ impl Node {
 				for (index, extrinsic) in block["block"]["extrinsics"].as_array().into_iter().flatten().enumerate() {
 					let Some(extrinsic) = extrinsic.as_str() else { continue };
 					if let Some(tx) = pending.iter_mut().find(|tx| tx.found.is_none() && tx.sent.iter().any(|s| s == extrinsic)) {
-						tx.found = Some((hash, index as u32));
+						tx.found = Some((hash, index as u32, next));
 					}
 				}
 				next += 1;
@@ -453,7 +453,10 @@ impl Node {
 			}
 		}
 		spinner.finish_and_clear();
-		pending.into_iter().map(|tx| tx.found.expect("all found")).map(|(block, index)| self.outcome(block, index)).collect()
+		let found: Vec<(H256, u32, u32)> = pending.into_iter().map(|tx| tx.found.expect("all found")).collect();
+		// What this process reads next must include these transactions.
+		crate::verified::require_head_at_least(&self.url, found.iter().map(|f| f.2).max().unwrap_or(0));
+		found.into_iter().map(|(block, index, _)| self.outcome(block, index)).collect()
 	}
 
 	/// The events of extrinsic `index` of block `block`, or its dispatch error.

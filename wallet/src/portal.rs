@@ -178,6 +178,16 @@ fn handle(site: &Site, mut stream: TcpStream) -> std::io::Result<()> {
 	}
 }
 
+/// The runtime this wallet was built with, for the browser to decode chain state and encode
+/// transactions by (never by the metadata a node serves): its spec version and its metadata, made
+/// by the runtime's own code.
+fn runtime() -> serde_json::Value {
+	// The newest stable version the browser's @polkadot/types reads (16); u32::MAX is "unstable".
+	let version = phr_runtime::Runtime::metadata_versions().into_iter().filter(|v| *v <= 16).max().expect("the runtime offers metadata");
+	let metadata = phr_runtime::Runtime::metadata_at_version(version).expect("an offered version");
+	json!({ "specVersion": phr_runtime::VERSION.spec_version, "metadata": crate::client::to_hex(&metadata) })
+}
+
 /// Serves `root` on `listen` until the process is stopped.
 ///
 /// `anchor` is what the browser verifies the chain from (docs/verified-reads.md): it comes from
@@ -195,6 +205,7 @@ pub fn serve(root: &Path, listen: SocketAddr, mut nodes: Vec<PortalNode>, anchor
 	let config = json!({
 		"nodes": nodes.iter().map(|n| json!({ "name": n.name, "url": n.url, "blob": n.blob })).collect::<Vec<_>>(),
 		"chain": anchor,
+		"runtime": runtime(),
 	});
 	let site = Arc::new(Site {
 		root: root.to_path_buf(),

@@ -303,18 +303,58 @@ pub fn trusted_anchor() -> Result<Anchor> {
 	}
 }
 
+/// The verified head of each node this process asked, reused until a transaction of this
+/// process is final in a later block.
+static HEADS: Mutex<BTreeMap<String, Head>> = Mutex::new(BTreeMap::new());
+/// The lowest block a head of each node must be at: where this process's latest transaction
+/// through it became final. Reads after a transaction must see it (a revocation, above all: the
+/// re-keying after it must not wrap the new keys for the reader it revoked).
+static AT_LEAST: Mutex<BTreeMap<String, u32>> = Mutex::new(BTreeMap::new());
+/// How long a head may take to reach that block (the node's latest GRANDPA justification can
+/// trail its finalized head by a round).
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads through `url` from now on are at block `number` or later.
+pub fn require_head_at_least(url: &str, number: u32) {
+	let mut at_least = AT_LEAST.lock().expect("not poisoned");
+	let entry = at_least.entry(url.to_string()).or_insert(0);
+	*entry = (*entry).max(number);
+}
+
 impl Node {
 	/// The latest finalized header, its finality checked from the wallet's anchor (made from the
-	/// chain spec on first use); the anchor moves forward with it. Asked once per process.
+	/// chain spec on first use); the anchor moves forward with it. Asked once per process, and
+	/// again after a transaction of this process is final (the head must then include it).
 	pub fn verified_head(&self) -> Result<Head> {
 		timed(|| self.verify_head())
 	}
 
 	fn verify_head(&self) -> Result<Head> {
-		static HEADS: Mutex<BTreeMap<String, Head>> = Mutex::new(BTreeMap::new());
+		let at_least = AT_LEAST.lock().expect("not poisoned").get(self.url()).copied().unwrap_or(0);
 		if let Some(head) = HEADS.lock().expect("not poisoned").get(self.url()) {
-			return Ok(head.clone());
+			if head.number >= at_least {
+				return Ok(head.clone());
+			}
 		}
+		let started = std::time::Instant::now();
+		loop {
+			let head = self.verify_fresh_head()?;
+			if head.number >= at_least {
+				HEADS.lock().expect("not poisoned").insert(self.url().to_string(), head.clone());
+				return Ok(head);
+			}
+			if started.elapsed() > CATCH_UP {
+				return Err(WalletError::Untrusted(format!(
+					"the node at {} proves finality only up to block #{}, and this wallet's transaction is final at #{at_least}: try again, or use another member's node",
+					self.url(),
+					head.number
+				)));
+			}
+			std::thread::sleep(std::time::Duration::from_millis(500));
+		}
+	}
+
+	fn verify_fresh_head(&self) -> Result<Head> {
 		let config = CONFIG.get().ok_or_else(|| WalletError::Usage("verified reads are not configured".into()))?;
 		let mut anchor = trusted_anchor()?;
 		let genesis: H256 = self.call("chain_getBlockHash", vec![Value::from(0)])?;
@@ -368,9 +408,7 @@ impl Node {
 		}
 		anchor.seen = anchor.seen.max(number);
 		anchor.save(&config.anchor_file)?;
-		let head = Head { hash: header.hash(), number, state_root: *header.state_root() };
-		HEADS.lock().expect("not poisoned").insert(self.url().to_string(), head.clone());
-		Ok(head)
+		Ok(Head { hash: header.hash(), number, state_root: *header.state_root() })
 	}
 
 	/// Chain state at the verified finalized head, read only with proofs.
@@ -626,14 +664,17 @@ mod tests {
 			storage.insert(vec![0xaa, i], vec![i]);
 		}
 		storage.insert(frame_support::storage::storage_prefix(b"Timestamp", b"Now").to_vec(), 1_700_000_000_000u64.encode());
+		let upgrade = frame_support::storage::storage_prefix(b"System", b"LastRuntimeUpgrade").to_vec();
+		storage.insert(upgrade.clone(), (codec::Compact(106u32), "phr".to_string()).encode());
 		let backend = sp_state_machine::InMemoryBackend::<BlakeTwo256>::from((storage.clone(), StateVersion::V1));
 		let root = *backend.root();
 		let prove = |keys: &[Vec<u8>]| -> Vec<String> {
 			sp_state_machine::prove_read_on_trie_backend(&backend, keys).unwrap().into_iter_nodes().map(|n| to_hex(&n)).collect()
 		};
 		let now = frame_support::storage::storage_prefix(b"Timestamp", b"Now").to_vec();
-		let mut present: Vec<Vec<u8>> = storage.keys().step_by(7).filter(|k| **k != now).cloned().collect();
+		let mut present: Vec<Vec<u8>> = storage.keys().step_by(7).filter(|k| **k != now && **k != upgrade).cloned().collect();
 		present.push(now);
+		present.push(upgrade);
 		let absent: Vec<Vec<u8>> = vec![[&staff[..], &[0u8; 20][..]].concat(), vec![0xaa, 200], vec![0xab], vec![]];
 		let all: Vec<Vec<u8>> = present.iter().chain(&absent).cloned().collect();
 		let prefix_case = |prefix: &[u8]| {

@@ -12,10 +12,7 @@ mod support;
 use std::{
 	io::{BufRead, BufReader, Read, Write},
 	net::{TcpListener, TcpStream},
-	sync::{
-		atomic::{AtomicUsize, Ordering},
-		Arc, Mutex,
-	},
+	sync::{Arc, Mutex},
 	time::{Duration, Instant},
 };
 
@@ -44,8 +41,8 @@ enum Lie {
 struct Proxy {
 	port: u16,
 	lie: Arc<Mutex<Lie>>,
-	/// `phr_putWrappedKey` calls that went through.
-	wrapped: Arc<AtomicUsize>,
+	/// The recipient of each `phr_putWrappedKey` call that went through.
+	wrapped: Arc<Mutex<Vec<String>>>,
 }
 
 impl Proxy {
@@ -53,7 +50,7 @@ impl Proxy {
 		let listener = TcpListener::bind("127.0.0.1:0").unwrap();
 		let port = listener.local_addr().unwrap().port();
 		let lie = Arc::new(Mutex::new(Lie::Honest));
-		let wrapped = Arc::new(AtomicUsize::new(0));
+		let wrapped = Arc::new(Mutex::new(Vec::new()));
 		let (l, w) = (lie.clone(), wrapped.clone());
 		std::thread::spawn(move || {
 			for client in listener.incoming().flatten() {
@@ -74,7 +71,7 @@ impl Proxy {
 }
 
 /// One keep-alive HTTP/1.1 connection of JSON-RPC calls: each forwarded, its answer rewritten.
-fn serve(client: TcpStream, upstream: u16, lie: Arc<Mutex<Lie>>, wrapped: Arc<AtomicUsize>) {
+fn serve(client: TcpStream, upstream: u16, lie: Arc<Mutex<Lie>>, wrapped: Arc<Mutex<Vec<String>>>) {
 	let mut reader = BufReader::new(client.try_clone().unwrap());
 	let mut writer = client;
 	loop {
@@ -105,7 +102,7 @@ fn serve(client: TcpStream, upstream: u16, lie: Arc<Mutex<Lie>>, wrapped: Arc<At
 		let request: Value = serde_json::from_slice(&body).unwrap_or_default();
 		let method = request["method"].as_str().unwrap_or_default().to_string();
 		if method == "phr_putWrappedKey" {
-			wrapped.fetch_add(1, Ordering::SeqCst);
+			wrapped.lock().unwrap().push(request["params"][1].as_str().unwrap_or_default().to_string());
 		}
 		let Ok(answer) = common::http(upstream, "POST", "/", &[("Content-Type", "application/json")], &body) else { return };
 		let mut response: Value = serde_json::from_slice(&answer.body).unwrap_or_default();
@@ -185,7 +182,7 @@ fn every_lie_of_a_node_is_caught_alone_and_nothing_goes_to_the_wrong_key() {
 	assert_eq!(told.unwrap().keys.encryption, [0x66u8; 32], "the proxy lies to whoever believes it");
 	lied(bob_via.phr(&["grant", "--to", &eve_account.to_ss58check(), "--categories", "all", "--expires", "1h"]), "a forged recipient key");
 	assert_eq!(grants_of_bob(), 0, "no grant was sent on a lie");
-	assert_eq!(proxy.wrapped.load(Ordering::SeqCst), 0, "no data key was wrapped on a lie");
+	assert_eq!(proxy.wrapped.lock().unwrap().len(), 0, "no data key was wrapped on a lie");
 
 	// 2. The staff list with Eve left out (so that a role grant would not reach her).
 	let account_hex = hex::encode(AccountId::from(eve_account.clone()).encode());
@@ -203,7 +200,7 @@ fn every_lie_of_a_node_is_caught_alone_and_nothing_goes_to_the_wrong_key() {
 	proxy.lie(Lie::Honest);
 	bob_via.ok(&["grant", "--to", &eve_account.to_ss58check(), "--categories", "all", "--expires", "1h"]);
 	assert_eq!(grants_of_bob(), 1);
-	assert!(proxy.wrapped.load(Ordering::SeqCst) > 0, "the honest grant wrapped Eve's key through the proxy");
+	assert!(proxy.wrapped.lock().unwrap().len() > 0, "the honest grant wrapped Eve's key through the proxy");
 	let out = dir.path().join("read.txt");
 	eve_via.ok(&["record", "get", &record.to_string(), "-o", out.to_str().unwrap()]);
 	assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&note).unwrap());
@@ -228,6 +225,17 @@ fn every_lie_of_a_node_is_caught_alone_and_nothing_goes_to_the_wrong_key() {
 	// Answers the wallet does not rely on may lie freely: `state_call` rewritten, nothing changes.
 	proxy.lie(Lie::Swap { from: eve_key, to: hex::encode([0x66u8; 32]) });
 	assert_eq!(bob_via.ok(&["grants"])["grants"].as_array().unwrap().len(), 1);
+
+	// A revocation re-keys for the readers that remain, never for the one it revoked: the
+	// re-keying reads the chain as it is once the revocation is final, not as the command found it.
+	proxy.lie(Lie::Honest);
+	let grant = bob_via.ok(&["grants"])["grants"][0]["grant"].as_u64().unwrap();
+	proxy.wrapped.lock().unwrap().clear();
+	let revoked = bob_via.ok(&["revoke", &grant.to_string()]);
+	assert!(!revoked["rekeyed"].as_array().unwrap().is_empty(), "{revoked}");
+	let rekeyed_for = proxy.wrapped.lock().unwrap().clone();
+	assert!(rekeyed_for.contains(&Sr25519Keyring::Bob.to_account_id().to_ss58check()), "the patient holds the new key: {rekeyed_for:?}");
+	assert!(!rekeyed_for.contains(&eve_account.to_ss58check()), "the revoked reader got a new key: {rekeyed_for:?}");
 
 	// A wallet that was never given the chain spec trusts nothing it is told.
 	let stranger = Wallet { path: dir.path().join("stranger.json"), url: proxy.url() };

@@ -9,7 +9,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
 import { web3Accounts, web3Enable } from '@polkadot/extension-dapp';
 import { Session, type NodeInfo } from './chain';
-import type { Anchor } from './verified';
+import type { Anchor, Pinned } from './verified';
 import { describe } from './errors';
 import * as keys from './keys';
 import * as phr from './phr';
@@ -397,7 +397,7 @@ function AuditView({ s, vault, patient, nodes }: { s: Session; vault: keys.Vault
   const { run, view, busy } = useAction();
   const load = () => run('Reading the trail and checking every receipt', async () => {
     const sources: Session[] = [s];
-    for (const n of nodes) if (n.url !== s.node.url) await Session.connect(n, s.trust).then((x) => sources.push(x)).catch(() => undefined);
+    for (const n of nodes) if (n.url !== s.node.url) await Session.connect(n, s.trust, s.pinned).then((x) => sources.push(x)).catch(() => undefined);
     try {
       return await phr.audit({ s, vault }, patient, sources);
     } finally {
@@ -533,7 +533,7 @@ function Admin({ s, vault }: { s: Session; vault: keys.Vault }) {
 const VIEWS = ['Account', 'My records', 'Sharing', 'Who read what', 'Provider', 'Auditor', 'Admin'] as const;
 type View = (typeof VIEWS)[number];
 
-export function App({ nodes, trust }: { nodes: NodeInfo[]; trust: Anchor }) {
+export function App({ nodes, trust, pinned }: { nodes: NodeInfo[]; trust: Anchor; pinned: Pinned }) {
   const [nodeIndex, setNodeIndex] = useState(() => Math.max(0, nodes.findIndex((n) => n.name === new URLSearchParams(location.search).get('node'))));
   const [s, setSession] = useState<Session | null>(null);
   const [error, setError] = useState('');
@@ -543,7 +543,7 @@ export function App({ nodes, trust }: { nodes: NodeInfo[]; trust: Anchor }) {
     let live: Session | null = null;
     setSession(null);
     setError('');
-    Session.connect(nodes[nodeIndex], trust).then((x) => setSession((live = x))).catch((e) => setError(describe(e)));
+    Session.connect(nodes[nodeIndex], trust, pinned).then((x) => setSession((live = x))).catch((e) => setError(describe(e)));
     return () => void live?.disconnect();
   }, [nodeIndex]);
   // Locking (or closing the page) wipes the unlocked keys.

@@ -9,7 +9,7 @@ import { base58Decode, decodeAddress } from '@polkadot/util-crypto';
 import { blake2_256, hex, random, signRequest, unhex, type BlobMethod, type BlobSubject } from './crypto';
 import { blobError, UserError } from './errors';
 import type { Vault } from './keys';
-import { ProvenState, verifiedHead, type Anchor, type Head, type Rpc } from './verified';
+import { ProvenState, verifiedHead, type Anchor, type Head, type Pinned, type Rpc } from './verified';
 
 /** A node as the portal server names it: its WebSocket RPC and, when it runs one, its binary
  *  endpoint (ciphertext as raw bytes over HTTP: `PUT /upload/<token>`, `GET /session/<token>`). */
@@ -39,9 +39,14 @@ export class Session {
     readonly peer: Uint8Array,
     private readonly provider: WsProvider,
     readonly trust: Anchor,
+    readonly pinned: Pinned,
   ) {}
 
   private head?: { at: number; head: Promise<Head> };
+  /** The block the page's latest final transaction is in: later reads must include it (a
+   *  revocation, above all: the re-keying after it must not wrap new keys for the reader it
+   *  revoked). */
+  private minHead = 0;
 
   /** The node's JSON-RPC as the verifier calls it: a refusal becomes a sentence. */
   private get rpc(): Rpc {
@@ -53,33 +58,80 @@ export class Session {
     };
   }
 
-  static async connect(node: NodeInfo, trust: Anchor): Promise<Session> {
+  static async connect(node: NodeInfo, trust: Anchor, pinned: Pinned): Promise<Session> {
     const provider = new WsProvider(node.url, 2500);
+    // The runtime's metadata comes with the portal (`phr portal`, from the runtime it was built
+    // with), keyed by the trusted genesis: a node's own metadata is never used to decode or encode.
+    const metadata = { [`${trust.genesis}-${pinned.specVersion}`]: pinned.metadata as `0x${string}` };
     const api = await Promise.race([
-      ApiPromise.create({ provider, noInitWarn: true, throwOnConnect: true, signedExtensions: { RegisteredSigner: { extrinsic: {}, payload: {} } } }),
+      ApiPromise.create({ provider, metadata, noInitWarn: true, throwOnConnect: true, signedExtensions: { RegisteredSigner: { extrinsic: {}, payload: {} } } }),
       new Promise<never>((_, reject) => setTimeout(() => reject(new UserError(`The node ${node.name} (${node.url}) cannot be reached: check that it runs, or choose another hospital.`)), 15000)),
     ]).catch((error) => {
       void provider.disconnect();
       throw error instanceof UserError ? error : new UserError(`The node ${node.name} (${node.url}) cannot be reached: check that it runs, or choose another hospital.`);
     });
     const peerId = (await api.rpc.system.localPeerId()).toString();
-    return new Session(node, api, api.genesisHash.toU8a(), base58Decode(peerId), provider, trust);
+    const session = new Session(node, api, api.genesisHash.toU8a(), base58Decode(peerId), provider, trust, pinned);
+    try {
+      session.checkRuntime();
+    } catch (error) {
+      void api.disconnect();
+      throw error;
+    }
+    return session;
+  }
+
+  private checkedMetadata?: unknown;
+
+  /** The api still encodes and decodes with the portal's own metadata, for the trusted chain (a
+   *  node that announces a runtime upgrade, or another chain, would make it take the node's). */
+  checkRuntime() {
+    const genesis = this.api.genesisHash.toHex();
+    if (genesis !== this.trust.genesis) {
+      throw new UserError(`The node ${this.node.name} serves another chain (${genesis}) than the one this portal trusts (${this.trust.genesis}): choose a node of your consortium.`);
+    }
+    const spec = this.api.runtimeVersion.specVersion.toNumber();
+    if (spec !== this.pinned.specVersion) {
+      throw new UserError(`The node ${this.node.name} runs runtime version ${spec}, and this portal was built for version ${this.pinned.specVersion}: update phr (the portal comes with it) and reload.`);
+    }
+    // With the trusted genesis and the portal's version, the api took the portal's metadata when
+    // it connected; it must keep that one.
+    if (this.checkedMetadata === undefined) this.checkedMetadata = this.api.runtimeMetadata;
+    else if (this.api.runtimeMetadata !== this.checkedMetadata) {
+      throw new UserError(`The node ${this.node.name} made this page take other runtime metadata than the portal's own: reload, or choose another hospital's node.`);
+    }
   }
 
   disconnect = () => this.api.disconnect();
 
-  /** The latest finalized header, its finality checked here (docs/verified-reads.md). */
+  /** The latest finalized header, its finality checked here (docs/verified-reads.md), at or
+   *  after the block of the page's latest final transaction. */
   verifiedHead(): Promise<Head> {
     if (!this.head || Date.now() - this.head.at > HEAD_REUSE_MS) {
-      const head = verifiedHead(this.rpc, this.trust);
+      const head = this.headAtLeast(this.minHead);
       this.head = { at: Date.now(), head };
       head.catch(() => (this.head = undefined));
     }
     return this.head.head;
   }
 
+  /** A verified head at block `number` or later: the node's latest justification can trail the
+   *  block a transaction was reported final in by a round. */
+  private async headAtLeast(number: number): Promise<Head> {
+    const started = Date.now();
+    for (;;) {
+      const head = await verifiedHead(this.rpc, this.trust, Date.now(), this.pinned.specVersion);
+      if (head.number >= number) return head;
+      if (Date.now() - started > 30_000) {
+        throw new UserError(`The node ${this.node.name} proves finality only up to block #${head.number}, and your transaction is final at #${number}: try again, or choose another hospital's node.`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
   /** Chain state at the verified finalized head, read only with proofs. */
   async state(): Promise<State> {
+    this.checkRuntime();
     return new State(this.api, new ProvenState(this.rpc, await this.verifiedHead()));
   }
 
@@ -106,6 +158,7 @@ export class Session {
   /** Signs `tx` with the vault's account (or the browser extension that holds it), submits it and
    *  resolves once it is FINAL, with its events; a dispatch error is thrown as the runtime names it. */
   async submit(vault: Vault, tx: SubmittableExtrinsic<'promise'>, onStatus?: (status: string) => void, nonce = -1): Promise<any[]> {
+    this.checkRuntime();
     const injected = vault.secrets.accountSecret.startsWith('extension:') ? (await web3FromAddress(vault.account)).signer : undefined;
     const session = this;
     return new Promise((resolve, reject) => {
@@ -122,6 +175,7 @@ export class Session {
           done(() => reject(new UserError('The network dropped the transaction: try again.')));
         } else if (status.isFinalized) {
           session.head = undefined;
+          session.minHead = Math.max(session.minHead, Number(result.blockNumber ?? 0));
           done(() => {
             if (result.dispatchError) reject(new UserError(dispatchSentence(tx.registry, result.dispatchError)));
             else resolve(result.events.map((e: any) => e.event));

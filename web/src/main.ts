@@ -4,15 +4,16 @@
 import { h, render } from 'preact';
 import { App } from './app';
 import type { NodeInfo } from './chain';
-import type { Anchor } from './verified';
+import type { Anchor, Pinned } from './verified';
 
 async function start() {
   const root = document.getElementById('app')!;
   let nodes: NodeInfo[] = [];
   let trust: Anchor | null = null;
+  let pinned: Pinned | null = null;
   try {
     const config = await (await fetch('/config.json', { cache: 'no-store' })).json();
-    [nodes, trust] = [config.nodes, config.chain ?? null];
+    [nodes, trust, pinned] = [config.nodes, config.chain ?? null, config.runtime ?? null];
   } catch {
     nodes = [];
   }
@@ -20,12 +21,12 @@ async function start() {
     root.textContent = 'This portal knows no hospital node: start it with `phr portal --nodes ws://host:port,...`.';
     return;
   }
-  if (!trust) {
+  if (!trust || !pinned) {
     root.textContent = 'This portal trusts no chain yet: start `phr portal` with the consortium\'s raw chain spec (--chain-spec <file>).';
     return;
   }
   root.textContent = '';
-  render(h(App, { nodes, trust }), root);
+  render(h(App, { nodes, trust, pinned }), root);
 }
 
 void start();

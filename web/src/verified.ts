@@ -23,6 +23,11 @@ import { ed25519 } from '@noble/curves/ed25519.js';
 import { blake2_256, concat, hex, u32le, u64le, unhex } from './crypto';
 import { UserError } from './errors';
 
+/** The runtime `phr portal` was built with: its spec version and metadata (0x-hex, the
+ *  `RuntimeMetadataPrefixed` the runtime's own code makes). Chain state is decoded, and
+ *  transactions encoded, by it and never by what a node says the metadata is. */
+export type Pinned = { specVersion: number; metadata: string };
+
 /** What the portal trusts, as the Rust wallet keeps it (`<wallet>.chain.json`). */
 export type Anchor = {
   genesis: string;
@@ -431,10 +436,12 @@ export const lie = (rpc: Rpc, what: string) =>
   new UserError(`The node ${rpc.name} gave an answer that does not verify: ${what}. Nothing was sent or shown from it; choose another hospital's node.`);
 
 const TIMESTAMP_NOW = unhex('0xf0c365c3cf59d671eb72da0e7a4113c49f1f0515f462cdcf84e0f1d6045dfcbb');
+const LAST_RUNTIME_UPGRADE = unhex('0x26aa394eea5630e07c48ae0c9558cef7f9cce9c888469bb1a0dceaa129672ef8');
 
 /** The node's latest finalized header, its finality checked from `trust` (and the checkpoint this
- *  browser keeps), its proven timestamp fresh. */
-export async function verifiedHead(rpc: Rpc, trust: Anchor, now = Date.now()): Promise<Head> {
+ *  browser keeps), its proven timestamp fresh; with `specVersion`, the runtime it proves
+ *  (`System::LastRuntimeUpgrade`) must be that one. */
+export async function verifiedHead(rpc: Rpc, trust: Anchor, now = Date.now(), specVersion?: number): Promise<Head> {
   const anchor = loadAnchor(trust);
   const genesis = String(await rpc.send('chain_getBlockHash', [0]));
   if (genesis !== anchor.genesis) {
@@ -463,8 +470,22 @@ export async function verifiedHead(rpc: Rpc, trust: Anchor, now = Date.now()): P
     throw new UserError(`The node ${rpc.name} says block #${head.number} is its latest final one, but this browser verified #${anchor.seen} already: it is far behind or hides what happened since; choose another hospital's node.`);
   }
   const trie = new ProvenTrie(head.stateRoot);
-  const answer = await rpc.send<{ proof: string[] }>('state_getReadProof', [['0x' + hex(TIMESTAMP_NOW)], '0x' + hex(head.hash)]);
+  const keys = specVersion === undefined ? [TIMESTAMP_NOW] : [TIMESTAMP_NOW, LAST_RUNTIME_UPGRADE];
+  const answer = await rpc.send<{ proof: string[] }>('state_getReadProof', [keys.map((k) => '0x' + hex(k)), '0x' + hex(head.hash)]);
   trie.add((answer?.proof ?? []).map(unhex));
+  if (specVersion !== undefined) {
+    let running: number;
+    try {
+      const raw = trie.get(LAST_RUNTIME_UPGRADE);
+      if (!raw) throw new Incomplete('no runtime version');
+      running = new Reader(raw).compact();
+    } catch {
+      throw lie(rpc, `no proven runtime version at block #${head.number}`);
+    }
+    if (running !== specVersion) {
+      throw new UserError(`The chain runs runtime version ${running}, and this portal was built for version ${specVersion}: update phr (the portal comes with it) and reload.`);
+    }
+  }
   let moment: bigint;
   try {
     const raw = trie.get(TIMESTAMP_NOW);

@@ -54,9 +54,22 @@ const browser = await chromium.launch({
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 const problems = [];
+/** Who each wrapped data key the patient's page sends is for (`phr_putWrappedKey`), as it goes. */
+const wrappedFor = [];
 async function open(name, node) {
   const context = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
   const page = await context.newPage();
+  if (name === 'patient') {
+    await page.routeWebSocket(/^ws:/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((message) => {
+        const request = JSON.parse(message);
+        if (request.method === 'phr_putWrappedKey') wrappedFor.push(request.params[1]);
+        server.send(message);
+      });
+      server.onMessage((message) => ws.send(message));
+    });
+  }
   pages.push([name, page]);
   page.on('pageerror', (e) => problems.push(`${name}: ${e.message}`));
   page.on('console', (m) => {
@@ -180,9 +193,14 @@ await shot(physician, '4-provider-chart');
 ok(`record ${firstObservation} read through H2 ("142/91 mmHg"), chart with ${lines} series`);
 
 say('The patient revokes the grant; the records are re-encrypted under new keys');
+wrappedFor.length = 0;
 await patient.getByTestId(`revoke-${grantId}`).click();
 const revoked = await outcome(patient, /is revoked; 4 record\(s\) re-encrypted/, 300000);
-ok(revoked.trim());
+// The new keys go to the patient, never to the reader just revoked: the re-keying reads the
+// chain as it is once the revocation is final.
+if (!wrappedFor.includes(eve)) fail(`the patient's new keys were not wrapped for her: ${wrappedFor}`);
+if (wrappedFor.includes(ferdie)) fail(`a new key was wrapped for the revoked physician: ${wrappedFor}`);
+ok(`${revoked.trim()} New keys wrapped for ${[...new Set(wrappedFor)].map((a) => a.slice(0, 6)).join(', ')} only`);
 
 say('The physician tries again and is refused in a readable sentence');
 await physician.getByRole('button', { name: 'Close' }).click();

@@ -131,6 +131,9 @@ describe('a verified head and proven state from one node', () => {
     await expect(verifiedHead(node(), anchor(), now + MAX_HEAD_AGE_MS + 5000)).rejects.toThrow(/s old/);
     await expect(verifiedHead(node({ state_getReadProof: () => ({ proof: [] }) }), anchor(), now)).rejects.toThrow(/no proven timestamp/);
     await expect(verifiedHead(node(), { ...anchor(), seen: 200 }, now)).rejects.toThrow(/verified #200 already/);
+    // The runtime the chain proves it runs must be the one the portal decodes with.
+    expect((await verifiedHead(node(), anchor(), now, 106)).number).toBe(20);
+    await expect(verifiedHead(node(), anchor(), now, 107)).rejects.toThrow(/runs runtime version 106, and this portal was built for version 107/);
     // A listing with a key left out.
     const head = await verifiedHead(node(), anchor(), now);
     const p = t.prefixes[0];
