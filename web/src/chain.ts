@@ -95,9 +95,13 @@ export class Session {
       throw new UserError(`The node ${this.node.name} runs runtime version ${spec}, and this portal was built for version ${this.pinned.specVersion}: update phr (the portal comes with it) and reload.`);
     }
     // With the trusted genesis and the portal's version, the api took the portal's metadata when
-    // it connected; it must keep that one.
-    if (this.checkedMetadata === undefined) this.checkedMetadata = this.api.runtimeMetadata;
-    else if (this.api.runtimeMetadata !== this.checkedMetadata) {
+    // it connected (checked once, byte for byte); it must keep that one.
+    if (this.checkedMetadata === undefined) {
+      if (this.api.runtimeMetadata.toHex() !== this.pinned.metadata) {
+        throw new UserError(`The node ${this.node.name} made this page take other runtime metadata than the portal's own: reload, or choose another hospital's node.`);
+      }
+      this.checkedMetadata = this.api.runtimeMetadata;
+    } else if (this.api.runtimeMetadata !== this.checkedMetadata) {
       throw new UserError(`The node ${this.node.name} made this page take other runtime metadata than the portal's own: reload, or choose another hospital's node.`);
     }
   }
