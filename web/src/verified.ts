@@ -20,7 +20,7 @@
 // verifier (web/tests/proofs.json), and the portal's end-to-end test runs every read through it.
 
 import { ed25519 } from '@noble/curves/ed25519.js';
-import { blake2_256, concat, hex, u32le, u64le, unhex } from './crypto';
+import { blake2_256, compact, concat, hex, u32le, u64le, unhex } from './crypto';
 import { UserError } from './errors';
 
 /** The runtime `phr portal` was built with: its spec version and metadata (0x-hex, the
@@ -114,16 +114,9 @@ export function decodeAuthorities(encoded: string): Authority[] {
 }
 
 function encodeAuthorities(list: Authority[]): string {
-  const parts: Uint8Array[] = [compactBytes(list.length)];
+  const parts: Uint8Array[] = [compact(list.length)];
   for (const a of list) parts.push(a.id, u64le(a.weight));
   return '0x' + hex(concat(...parts));
-}
-
-function compactBytes(n: number): Uint8Array {
-  if (n < 64) return new Uint8Array([n << 2]);
-  if (n < 1 << 14) return new Uint8Array([((n << 2) | 1) & 0xff, n >> 6]);
-  const v = (n * 4 + 2) >>> 0;
-  return new Uint8Array([v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff]);
 }
 
 // ---- headers, justifications, warp proofs ----
