@@ -15,6 +15,10 @@ if ! [ -d "$(rustc --print sysroot 2>/dev/null)/lib/rustlib/wasm32v1-none/lib" ]
     && rustup toolchain list 2>/dev/null | grep -q '^debian-web'; then
   export WASM_BUILD_TOOLCHAIN="${WASM_BUILD_TOOLCHAIN:-debian-web}"
 fi
+# libp2p's WebRTC transport (through sc-network) asks for a vendored OpenSSL, compiled from C on
+# every cold build; link Debian's libssl instead (scripts/setup.sh installs libssl-dev), which
+# also gets the distribution's security updates.
+export OPENSSL_NO_VENDOR=1
 export PHR_NODE="$CARGO_TARGET_DIR/release/phr-node"
 
 # Builds phr-node and every test binary with ONE feature set (that of `cargo test`), so that the

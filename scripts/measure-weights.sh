@@ -35,7 +35,7 @@ mkdir -p "$work/storage" "$work/overhead"
   | tee "$work/storage.log" | tail -n 30
 
 echo "[weights] 3/3 benchmark overhead on a fresh dev chain"
-"$PHR_NODE" benchmark overhead --dev --base-path "$work/dev" --metric "$metric" \
+"$PHR_BENCH_NODE" benchmark overhead --dev --base-path "$work/dev" --metric "$metric" \
   --weight-path "$work/overhead" 2>&1 | tail -n 20
 
 machine="$(nproc) cores ($(lscpu | sed -n 's/^Model name: *//p' | head -1)), $(. /etc/os-release && echo "$PRETTY_NAME")"

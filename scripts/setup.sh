@@ -10,7 +10,7 @@ set -euo pipefail
 log() { printf '[setup] %s\n' "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-apt_packages=(protobuf-compiler clang libclang-dev build-essential pkg-config curl git python3)
+apt_packages=(protobuf-compiler clang libclang-dev build-essential pkg-config libssl-dev curl git python3)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -5,6 +5,7 @@ use crate::{
 	cli::{Cli, Subcommand},
 	service,
 };
+#[cfg(feature = "runtime-benchmarks")]
 use frame_benchmarking_cli::{BenchmarkCmd, SUBSTRATE_REFERENCE_HARDWARE};
 use phr_runtime::opaque::Block;
 use sc_cli::SubstrateCli;
@@ -121,15 +122,15 @@ pub fn run() -> sc_cli::Result<()> {
 				Ok((cmd.run(client, backend, Some(aux_revert)), task_manager))
 			})
 		},
+		#[cfg(not(feature = "runtime-benchmarks"))]
+		Some(Subcommand::Benchmark { .. }) => Err("`benchmark` needs a phr-node built with `--features runtime-benchmarks`: \
+		     scripts/benchmark.sh and scripts/measure-weights.sh build one (`phr_bench_node_build` in scripts/env.sh)"
+			.into()),
+		#[cfg(feature = "runtime-benchmarks")]
 		Some(Subcommand::Benchmark(cmd)) => {
 			let runner = cli.create_runner(cmd)?;
 			runner.sync_run(|config| match cmd {
 				BenchmarkCmd::Pallet(cmd) => {
-					if !cfg!(feature = "runtime-benchmarks") {
-						return Err("`benchmark pallet` needs a phr-node built with `--features runtime-benchmarks` \
-						            (scripts/benchmark.sh does that)"
-							.into());
-					}
 					cmd.run_with_spec::<sp_runtime::traits::HashingFor<Block>, ()>(Some(config.chain_spec))
 				},
 				BenchmarkCmd::Block(cmd) => {
@@ -140,7 +141,6 @@ pub fn run() -> sc_cli::Result<()> {
 				// The database's read and write costs over the state at the best block:
 				// `rocksdb_weights.rs` for the runtime (scripts/measure-weights.sh).
 				// The database handles it needs are exposed only with `runtime-benchmarks`.
-				#[cfg(feature = "runtime-benchmarks")]
 				BenchmarkCmd::Storage(cmd) => {
 					let PartialComponents { client, backend, .. } = service::new_partial(&config)?;
 					let db = backend.expose_db();
@@ -148,10 +148,6 @@ pub fn run() -> sc_cli::Result<()> {
 					let shared_trie_cache = backend.expose_shared_trie_cache();
 					cmd.run(config, client, db, storage, shared_trie_cache)
 				},
-				#[cfg(not(feature = "runtime-benchmarks"))]
-				BenchmarkCmd::Storage(_) => Err("`benchmark storage` needs a phr-node built with `--features runtime-benchmarks` \
-				                                 (scripts/measure-weights.sh does that)"
-					.into()),
 				// The execution time of an empty block and of one more signed extrinsic:
 				// `block_weights.rs` and `extrinsic_weights.rs` for the runtime. Run it on a
 				// fresh `--dev` database: the block it builds is block 1, in slot 0.

@@ -1,5 +1,6 @@
 //! phr-node: a validator or full node of the PHR hospital consortium chain.
 
+#[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
 mod blobs;
 mod chain_spec;

@@ -44,3 +44,10 @@ fn validator_without_keys_refuses_to_start() {
 		"keystore has no aura (sr25519) and no gran (ed25519) key",
 	);
 }
+
+#[test]
+fn benchmarks_in_the_plain_build_name_the_build_that_has_them() {
+	// The plain node carries no benchmarking code (docs/toolchain.md): it says where it is.
+	assert_one_line_error(&["benchmark", "pallet", "--pallet", "pallet_access", "--extrinsic", "*"], "--features runtime-benchmarks");
+	assert_one_line_error(&["benchmark", "--help"], "scripts/benchmark.sh");
+}
