@@ -194,6 +194,64 @@ impl Requester {
 	}
 }
 
+/// Reads `record` through `node`'s binary endpoint as the wallet does: the body goes through the
+/// hash as it arrives (1 MiB reads, never held whole). Returns its blake2-256 and length.
+pub fn fetch_hashed(requester: &Requester, node: &Node, record: RecordId) -> Result<(CiphertextHash, u64), Value> {
+	let answer = Requester::fetch_signed(node, &requester.fetch_request(node, record))?;
+	let answer: FetchAnswer = serde_json::from_value(answer).expect("a phr_fetch answer");
+	if let Some(data) = answer.data {
+		return Ok((phr_primitives::ciphertext_hash(&data.0), data.0.len() as u64));
+	}
+	let session = answer.session.expect("a session for a multi-chunk ciphertext");
+	let port = node.http_port().expect("a node with a binary endpoint");
+	get_hashed(port, &format!("/session/{session}")).map_err(|e| json!({ "transport": e.to_string() }))
+}
+
+fn get_hashed(port: u16, path: &str) -> std::io::Result<(CiphertextHash, u64)> {
+	use std::io::{Read, Write};
+	let bad = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+	let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+	stream.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+	stream.set_nodelay(true)?;
+	write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
+	let mut buffer = vec![0u8; 1 << 20];
+	let mut filled = 0;
+	let end = loop {
+		if let Some(end) = buffer[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
+			break end;
+		}
+		let n = stream.read(&mut buffer[filled..])?;
+		if n == 0 || filled + n == buffer.len() {
+			return Err(bad("no complete answer head".into()));
+		}
+		filled += n;
+	};
+	let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+	if !head.starts_with("http/1.1 200") {
+		return Err(bad(format!("refused: {head}")));
+	}
+	let length: u64 = head
+		.split("\r\n")
+		.find_map(|line| line.strip_prefix("content-length:"))
+		.and_then(|value| value.trim().parse().ok())
+		.ok_or_else(|| bad("no content-length".into()))?;
+	let mut hashed = blake2b_simd::Params::new().hash_length(32).to_state();
+	hashed.update(&buffer[end + 4..filled]);
+	let mut got = (filled - end - 4) as u64;
+	loop {
+		let n = stream.read(&mut buffer)?;
+		if n == 0 {
+			break;
+		}
+		hashed.update(&buffer[..n]);
+		got += n as u64;
+	}
+	if got != length {
+		return Err(bad(format!("the body broke off at {got} of {length} bytes")));
+	}
+	Ok((CiphertextHash::from_slice(hashed.finalize().as_bytes()), got))
+}
+
 /// The state of `hash` in `node`'s store ("pending", "pinned", ...), after reading it back when
 /// `verify`.
 pub fn blob_state(node: &Node, hash: CiphertextHash, verify: bool) -> String {
