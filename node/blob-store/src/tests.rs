@@ -167,16 +167,17 @@ fn a_chunk_corrupted_on_disk_is_detected_by_rocksdb_not_served() {
 	{
 		let store = open(&dir);
 		store.put_blob(hash, &data, 0).unwrap();
-		// Into a table file, where RocksDB keeps a CRC32C checksum of every block.
+		// Out of the memtable: the chunks' bytes into a blob file, where RocksDB keeps a CRC32C
+		// checksum of every record (their keys into a table file).
 		store.db.flush_cf(store.cf(CF_CHUNKS)).unwrap();
 	}
-	// Flip one byte in the middle of the biggest table file (the chunks' data), behind RocksDB's back.
+	// Flip one byte in the middle of the blob file (the chunks' data), behind RocksDB's back.
 	let table = std::fs::read_dir(dir.path())
 		.unwrap()
 		.map(|entry| entry.unwrap().path())
-		.filter(|path| path.extension().is_some_and(|e| e == "sst"))
+		.filter(|path| path.extension().is_some_and(|e| e == "blob"))
 		.max_by_key(|path| std::fs::metadata(path).unwrap().len())
-		.expect("a table file");
+		.expect("a blob file");
 	let mut file = std::fs::read(&table).unwrap();
 	let middle = file.len() / 2;
 	file[middle] ^= 0x40;
