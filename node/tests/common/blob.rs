@@ -216,9 +216,9 @@ fn get_hashed(port: u16, path: &str) -> std::io::Result<(CiphertextHash, u64)> {
 	write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
 	let mut buffer = vec![0u8; 1 << 20];
 	let mut filled = 0;
-	let end = loop {
-		if let Some(end) = buffer[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
-			break end;
+	let (answer, start) = loop {
+		if let Some(head) = super::answer_head(&buffer[..filled])? {
+			break head;
 		}
 		let n = stream.read(&mut buffer[filled..])?;
 		if n == 0 || filled + n == buffer.len() {
@@ -226,18 +226,14 @@ fn get_hashed(port: u16, path: &str) -> std::io::Result<(CiphertextHash, u64)> {
 		}
 		filled += n;
 	};
-	let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
-	if !head.starts_with("http/1.1 200") {
-		return Err(bad(format!("refused: {head}")));
+	if answer.status != 200 {
+		return Err(bad(format!("refused with {}: {}", answer.status, String::from_utf8_lossy(&buffer[start..filled]))));
 	}
-	let length: u64 = head
-		.split("\r\n")
-		.find_map(|line| line.strip_prefix("content-length:"))
-		.and_then(|value| value.trim().parse().ok())
-		.ok_or_else(|| bad("no content-length".into()))?;
+	let length: u64 =
+		answer.header("content-length").and_then(|value| value.parse().ok()).ok_or_else(|| bad("no content-length".into()))?;
 	let mut hashed = blake2b_simd::Params::new().hash_length(32).to_state();
-	hashed.update(&buffer[end + 4..filled]);
-	let mut got = (filled - end - 4) as u64;
+	hashed.update(&buffer[start..filled]);
+	let mut got = (filled - start) as u64;
 	loop {
 		let n = stream.read(&mut buffer)?;
 		if n == 0 {

@@ -347,23 +347,33 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
 	let _ = stream.write_all(body);
 	let mut raw = Vec::new();
 	stream.read_to_end(&mut raw)?;
-	let bad = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_string());
-	let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| bad("no complete answer head"))?;
+	let (mut answer, start) = answer_head(&raw)?.ok_or_else(|| bad_answer("no complete answer head".into()))?;
+	answer.body = raw[start..].to_vec();
+	if let Some(length) = answer.header("content-length").and_then(|l| l.parse::<usize>().ok()) {
+		if answer.body.len() != length {
+			return Err(bad_answer(format!("the body broke off at {} of {length} bytes", answer.body.len())));
+		}
+	}
+	Ok(answer)
+}
+
+/// The status and headers of an HTTP answer whose first bytes are `raw`, with an empty body, and
+/// where its body starts in `raw`; `None` while the head is not all there.
+pub fn answer_head(raw: &[u8]) -> std::io::Result<Option<(HttpAnswer, usize)>> {
+	let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else { return Ok(None) };
 	let head = String::from_utf8_lossy(&raw[..end]).to_string();
 	let mut lines = head.split("\r\n");
-	let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).ok_or_else(|| bad("no status"))?;
+	let status =
+		lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).ok_or_else(|| bad_answer("no status".into()))?;
 	let headers: Vec<(String, String)> = lines
 		.filter_map(|l| l.split_once(':'))
 		.map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
 		.collect();
-	let body = raw[end + 4..].to_vec();
-	let answer = HttpAnswer { status, headers, body };
-	if let Some(length) = answer.header("content-length").and_then(|l| l.parse::<usize>().ok()) {
-		if answer.body.len() != length {
-			return Err(bad(&format!("the body broke off at {} of {length} bytes", answer.body.len())));
-		}
-	}
-	Ok(answer)
+	Ok(Some((HttpAnswer { status, headers, body: Vec::new() }, end + 4)))
+}
+
+fn bad_answer(why: String) -> std::io::Error {
+	std::io::Error::new(std::io::ErrorKind::InvalidData, why)
 }
 
 /// Unix time in milliseconds (the chain's `Moment`).
