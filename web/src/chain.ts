@@ -96,12 +96,10 @@ export class Session {
     }
     // With the trusted genesis and the portal's version, the api took the portal's metadata when
     // it connected (checked once, byte for byte); it must keep that one.
-    if (this.checkedMetadata === undefined) {
-      if (this.api.runtimeMetadata.toHex() !== this.pinned.metadata) {
-        throw new UserError(`The node ${this.node.name} made this page take other runtime metadata than the portal's own: reload, or choose another hospital's node.`);
-      }
+    if (this.checkedMetadata === undefined && this.api.runtimeMetadata.toHex() === this.pinned.metadata) {
       this.checkedMetadata = this.api.runtimeMetadata;
-    } else if (this.api.runtimeMetadata !== this.checkedMetadata) {
+    }
+    if (this.api.runtimeMetadata !== this.checkedMetadata) {
       throw new UserError(`The node ${this.node.name} made this page take other runtime metadata than the portal's own: reload, or choose another hospital's node.`);
     }
   }
