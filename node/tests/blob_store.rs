@@ -154,7 +154,7 @@ fn blob_store_serves_granted_readers_on_every_node_and_nobody_else() {
 		recipient: Ferdie.to_account_id(),
 		data_epoch: 0,
 		recipient_epoch: 0,
-		wrapped: ciphertext_hash(b"signed bytes"),
+		wrapped: phr_primitives::wrapped_key_hash(b"signed bytes"),
 	};
 	let signed = eve.request(&nodes[0], method, BlobSubject::Record(0));
 	for (recipient, bytes, what) in [

@@ -98,7 +98,7 @@ fn a_million_malformed_phr_calls_change_nothing_and_the_node_keeps_serving() {
 			recipient: eve_id.clone(),
 			data_epoch: 0,
 			recipient_epoch: 0,
-			wrapped: phr_primitives::ciphertext_hash(&wrapped),
+			wrapped: phr_primitives::wrapped_key_hash(&wrapped),
 		},
 		BlobSubject::Record(0),
 	);

@@ -228,7 +228,7 @@ mod tests {
 				recipient: 5u64,
 				data_epoch,
 				recipient_epoch: 0,
-				wrapped: crate::records::ciphertext_hash(wrapped),
+				wrapped: crate::records::wrapped_key_hash(wrapped),
 			},
 			..request()
 		};

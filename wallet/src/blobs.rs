@@ -46,10 +46,10 @@ pub fn steps(steps: u64, what: &str, quiet: bool) -> ProgressBar {
 	bar
 }
 
-/// A writer that hashes what passes through it (blake2-256, the chain's ciphertext hash).
+/// A writer that hashes what passes through it (the record hash the chain registers).
 struct Hashing<W> {
 	inner: W,
-	state: blake2b_simd::State,
+	state: phr_primitives::CiphertextHasher,
 }
 
 impl<W: Write> Write for Hashing<W> {
@@ -64,7 +64,7 @@ impl<W: Write> Write for Hashing<W> {
 }
 
 fn hashing<W: Write>(inner: W) -> Hashing<W> {
-	Hashing { inner, state: blake2b_simd::Params::new().hash_length(32).to_state() }
+	Hashing { inner, state: phr_primitives::CiphertextHasher::new() }
 }
 
 /// A sealed record in a temporary file.
@@ -93,7 +93,7 @@ fn seal_stream(input: &mut impl Read, len: u64, quiet: bool) -> Result<Sealed> {
 	crypto::seal(&key, input, &mut writer, |done| bar.set_position(done))?;
 	writer.flush()?;
 	bar.finish_and_clear();
-	let hash = CiphertextHash::from_slice(writer.state.finalize().as_bytes());
+	let hash = writer.state.finalize();
 	let size = file.as_file().metadata()?.len();
 	Ok(Sealed { file, hash, size, key })
 }
@@ -186,7 +186,7 @@ pub fn put_wrapped(
 		recipient: recipient.clone(),
 		data_epoch,
 		recipient_epoch,
-		wrapped: phr_primitives::ciphertext_hash(&wrapped),
+		wrapped: phr_primitives::wrapped_key_hash(wrapped),
 	};
 	let request = node.request(wallet, method, BlobSubject::Record(record))?;
 	let call = node.phr().put_wrapped_key(
@@ -247,7 +247,7 @@ pub fn fetch(node: &Node, wallet: &Wallet, record: RecordId, purpose: &str, quie
 	}
 	writer.flush()?;
 	bar.finish_and_clear();
-	let actual = CiphertextHash::from_slice(writer.state.finalize().as_bytes());
+	let actual = writer.state.finalize();
 	if actual != expected {
 		return Err(WalletError::Corrupt(format!(
 			"record {record}'s ciphertext from the node hashes to {actual:?}, not to the chain's {expected:?}: try another node"

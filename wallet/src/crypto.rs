@@ -4,13 +4,17 @@
 //! wrapped for a reader with HPKE (RFC 9180, base mode, X25519-HKDF-SHA256 / HKDF-SHA256 /
 //! ChaCha20-Poly1305, the `hpke` crate, through `phr-crypto`, which the node shares).
 //!
-//! Ciphertext format (all of it hashed with blake2-256 and registered on chain):
+//! Ciphertext format (all of it hashed and registered on chain):
 //! ```text
-//! "PHRC" | version (1) | chunk size (u32 BE) | STREAM nonce prefix (7 bytes)
+//! "PHRC" | version (2) | chunk size (u32 BE) | STREAM nonce prefix (7 bytes)
 //! chunk 0 … chunk n   each ≤ chunk size plaintext bytes + 16-byte tag; the last one is flagged
 //! ```
 //! Every chunk authenticates the header as associated data. An empty plaintext is one empty, last
 //! chunk (16 bytes of tag).
+//!
+//! The version names the record hash too: a version-2 ciphertext is registered under its
+//! BLAKE3-256, a version-1 ciphertext (sealed before) under its blake2b-256
+//! ([`phr_primitives::CiphertextHasher`]). The encryption of both is the same, and both open.
 
 use std::io::{Read, Write};
 
@@ -23,7 +27,10 @@ use zeroize::Zeroizing;
 use crate::error::{Result, WalletError};
 
 const MAGIC: &[u8; 4] = b"PHRC";
-const VERSION: u8 = 1;
+/// The version this wallet seals.
+const VERSION: u8 = 2;
+/// The versions it opens: 1 differs from 2 only by the record hash that names it.
+const OPENS: [u8; 2] = [1, 2];
 /// Plaintext bytes per STREAM chunk.
 pub const PLAINTEXT_CHUNK: usize = 64 * 1024;
 const TAG: usize = 16;
@@ -69,12 +76,29 @@ pub fn read_full(input: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize
 }
 
 /// Encrypts all of `input` into `output` under `key`; `progress` is told the plaintext bytes done.
-pub fn seal(key: &DataKey, input: &mut impl Read, output: &mut impl Write, mut progress: impl FnMut(u64)) -> Result<()> {
+pub fn seal(key: &DataKey, input: &mut impl Read, output: &mut impl Write, progress: impl FnMut(u64)) -> Result<()> {
+	seal_as(VERSION, key, input, output, progress)
+}
+
+/// What a wallet before format 2 sealed: the same bytes but the version (for the tests that check
+/// such ciphertexts still open and keep their blake2b-256 name).
+#[cfg(test)]
+pub(crate) fn seal_format_1(key: &DataKey, input: &mut impl Read, output: &mut impl Write) -> Result<()> {
+	seal_as(1, key, input, output, |_| {})
+}
+
+fn seal_as(
+	version: u8,
+	key: &DataKey,
+	input: &mut impl Read,
+	output: &mut impl Write,
+	mut progress: impl FnMut(u64),
+) -> Result<()> {
 	let mut prefix = [0u8; NONCE_PREFIX];
 	rand::RngCore::fill_bytes(&mut rand::rng(), &mut prefix);
 	let mut header = Vec::with_capacity(HEADER_LEN);
 	header.extend_from_slice(MAGIC);
-	header.push(VERSION);
+	header.push(version);
 	header.extend_from_slice(&(PLAINTEXT_CHUNK as u32).to_be_bytes());
 	header.extend_from_slice(&prefix);
 	output.write_all(&header)?;
@@ -111,7 +135,7 @@ pub fn open(key: &DataKey, input: &mut impl Read, output: &mut impl Write, mut p
 	if read_full(input, &mut header)? != HEADER_LEN || &header[..4] != MAGIC {
 		return Err(WalletError::Corrupt("this is not a PHR ciphertext".into()));
 	}
-	if header[4] != VERSION {
+	if !OPENS.contains(&header[4]) {
 		return Err(WalletError::Corrupt(format!("ciphertext format {} is not supported", header[4])));
 	}
 	let chunk = u32::from_be_bytes(header[5..9].try_into().expect("4 bytes")) as usize;
@@ -197,6 +221,27 @@ mod tests {
 		for len in [0, 1, PLAINTEXT_CHUNK - 1, PLAINTEXT_CHUNK, PLAINTEXT_CHUNK + 1, 3 * PLAINTEXT_CHUNK, 3 * PLAINTEXT_CHUNK + 5] {
 			roundtrip(len);
 		}
+	}
+
+	#[test]
+	fn format_1_still_opens_and_keeps_its_blake2_name_format_2_is_named_by_blake3() {
+		let key = DataKey::random();
+		let plain = vec![9u8; PLAINTEXT_CHUNK + 10];
+		let (mut v1, mut v2) = (Vec::new(), Vec::new());
+		seal_format_1(&key, &mut &plain[..], &mut v1).unwrap();
+		seal(&key, &mut &plain[..], &mut v2, |_| {}).unwrap();
+		assert_eq!((v1[4], v2[4]), (1, 2));
+		for sealed in [&v1, &v2] {
+			let mut opened = Vec::new();
+			open(&key, &mut &sealed[..], &mut opened, |_| {}).unwrap();
+			assert!(opened == plain);
+		}
+		assert_eq!(phr_primitives::ciphertext_hash(&v1).0, sp_crypto_hashing::blake2_256(&v1));
+		assert_ne!(phr_primitives::ciphertext_hash(&v2).0, sp_crypto_hashing::blake2_256(&v2), "BLAKE3 (primitives' tests)");
+		// The version is authenticated: relabelling a format-1 ciphertext as format 2 does not open.
+		let mut relabelled = v1.clone();
+		relabelled[4] = 2;
+		assert!(open(&key, &mut &relabelled[..], &mut Vec::new(), |_| {}).is_err());
 	}
 
 	#[test]

@@ -82,17 +82,23 @@ fn requests(seed: [u8; 32]) -> Vec<SignedBlobRequest<AccountId>> {
 }
 
 fn generate() -> Value {
-	// STREAM ciphertexts: empty, one partial chunk, exactly one chunk, a chunk and a bit.
-	let stream: Vec<Value> = [0usize, 100, crypto::PLAINTEXT_CHUNK, crypto::PLAINTEXT_CHUNK + 5]
+	// STREAM ciphertexts: empty, one partial chunk, exactly one chunk, a chunk and a bit; and one of
+	// format 1, as wallets sealed before format 2, which must still open and keep its blake2b name.
+	let mut stream: Vec<Value> = [0usize, 100, crypto::PLAINTEXT_CHUNK, crypto::PLAINTEXT_CHUNK + 5]
 		.into_iter()
 		.map(|len| {
 			let key = DataKey::random();
 			let mut sealed = Vec::new();
 			crypto::seal(&key, &mut &pattern(len)[..], &mut sealed, |_| {}).unwrap();
 			json!({ "key": hex::encode(key.bytes()), "plaintextPattern": len, "ciphertext": hex::encode(&sealed),
-				"blake2_256": hex::encode(sp_crypto_hashing::blake2_256(&sealed)) })
+				"recordHash": hex::encode(phr_primitives::ciphertext_hash(&sealed)) })
 		})
 		.collect();
+	let key = DataKey::random();
+	let mut sealed = Vec::new();
+	crypto::seal_format_1(&key, &mut &pattern(100)[..], &mut sealed).unwrap();
+	stream.push(json!({ "key": hex::encode(key.bytes()), "plaintextPattern": 100, "ciphertext": hex::encode(&sealed),
+		"recordHash": hex::encode(sp_crypto_hashing::blake2_256(&sealed)) }));
 
 	// A data key wrapped for a reader, bound to record 7 at epoch 3.
 	let reader = EncryptionKey::generate();
@@ -187,7 +193,7 @@ fn check(vectors: &Value) {
 		let mut plain = Vec::new();
 		crypto::open(&key, &mut &unhex(&item["ciphertext"])[..], &mut plain, |_| {}).unwrap();
 		assert_eq!(plain, pattern(item["plaintextPattern"].as_u64().unwrap() as usize));
-		assert_eq!(hex::encode(sp_crypto_hashing::blake2_256(&unhex(&item["ciphertext"]))), item["blake2_256"].as_str().unwrap());
+		assert_eq!(hex::encode(phr_primitives::ciphertext_hash(&unhex(&item["ciphertext"]))), item["recordHash"].as_str().unwrap());
 	}
 	let wrap = &vectors["wrap"];
 	let reader = EncryptionKey::from_secret(&key32(&wrap["readerSecret"])).unwrap();

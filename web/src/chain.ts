@@ -6,7 +6,7 @@ import { ApiPromise, WsProvider } from '@polkadot/api';
 import type { SubmittableExtrinsic } from '@polkadot/api/types';
 import { web3FromAddress } from '@polkadot/extension-dapp';
 import { base58Decode, decodeAddress } from '@polkadot/util-crypto';
-import { blake2_256, hex, random, signRequest, unhex, type BlobMethod, type BlobSubject } from './crypto';
+import { blake2_256, hex, random, recordHash, signRequest, unhex, type BlobMethod, type BlobSubject } from './crypto';
 import { blobError, UserError } from './errors';
 import type { Vault } from './keys';
 import { ProvenState, verifiedHead, type Anchor, type Head, type Pinned, type Rpc } from './verified';
@@ -203,7 +203,7 @@ export class Session {
 
   /** Uploads a sealed record (nothing is sent when the node has it already). */
   async upload(vault: Vault, sealed: Uint8Array, progress?: (done: number) => void): Promise<Uint8Array> {
-    const hash = blake2_256(sealed);
+    const hash = recordHash(sealed);
     const request = this.request(vault, { kind: 'uploadCiphertext', size: sealed.length }, { kind: 'ciphertext', hash });
     const started = await this.phr('phr_uploadBegin', [request, sealed.length]);
     if (started?.upload && this.node.blob) {
@@ -257,7 +257,7 @@ export class Session {
         offset += p.length;
       }
     }
-    if (hex(blake2_256(ciphertext)) !== String(info.ciphertextHash).replace(/^0x/, '')) {
+    if (hex(recordHash(ciphertext)) !== String(info.ciphertextHash).replace(/^0x/, '')) {
       throw new UserError(`The node sent a ciphertext of record ${record} that is not the one registered on chain: read it through another hospital.`);
     }
     return { ciphertext, basis: String(answer.basis), keyEpoch: Number(answer.keyEpoch), wrapped: wrappedOf(answer) };

@@ -1,11 +1,12 @@
 // The portal's cryptography: the same bytes as the `phr` wallet (wallet/src/crypto.rs,
 // crypto/src/lib.rs, crypto/src/escrow.rs, primitives/src/request.rs), with audited JS libraries
-// only: @noble/ciphers (ChaCha20-Poly1305), @noble/hashes (BLAKE2b, Argon2id), @noble/curves
+// only: @noble/ciphers (ChaCha20-Poly1305), @noble/hashes (BLAKE2b, BLAKE3, Argon2id), @noble/curves
 // (ed25519) and @hpke/* (RFC 9180). web/tests/crypto.test.ts checks every function here against
 // vectors the Rust code made (web/tests/vectors.json).
 
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { blake2b } from '@noble/hashes/blake2.js';
+import { blake3 } from '@noble/hashes/blake3.js';
 import { argon2idAsync } from '@noble/hashes/argon2.js';
 import { ed25519, x25519 } from '@noble/curves/ed25519.js';
 import { CipherSuite } from '@hpke/core';
@@ -57,10 +58,20 @@ export function compact(n: number): Uint8Array {
 export const bytesWithLength = (b: Uint8Array): Uint8Array => concat(compact(b.length), b);
 
 // ---- The PHRC ciphertext: ChaCha20-Poly1305 in STREAM (aead crate's StreamBE32) ----
-//   "PHRC" | version 1 | chunk size (u32 BE) | nonce prefix (7) | chunks (each + 16-byte tag)
+//   "PHRC" | version 2 | chunk size (u32 BE) | nonce prefix (7) | chunks (each + 16-byte tag)
 // Each chunk's nonce is prefix | counter (u32 BE) | last-chunk flag; the header is the AAD.
+// The version names the record hash too (primitives/src/records.rs, CiphertextHasher): a version-2
+// ciphertext is registered under its BLAKE3-256, any other bytes (version 1, sealed before) under
+// their blake2b-256. Both versions open.
 
 const MAGIC = [0x50, 0x48, 0x52, 0x43];
+const VERSION = 2;
+
+/** The hash the chain registers for a record's ciphertext (and a reader checks). */
+export function recordHash(ciphertext: Uint8Array): Uint8Array {
+  const format2 = ciphertext.length >= 5 && MAGIC.every((b, i) => ciphertext[i] === b) && ciphertext[4] === VERSION;
+  return format2 ? blake3(ciphertext, { dkLen: 32 }) : blake2_256(ciphertext);
+}
 export const PLAINTEXT_CHUNK = 64 * 1024;
 const TAG = 16;
 export const HEADER_LEN = 16;
@@ -81,7 +92,7 @@ export function sealRecord(key: Uint8Array, plain: Uint8Array, progress?: (done:
   const prefix = random(7);
   const header = new Uint8Array(HEADER_LEN);
   header.set(MAGIC, 0);
-  header[4] = 1;
+  header[4] = VERSION;
   new DataView(header.buffer).setUint32(5, PLAINTEXT_CHUNK, false);
   header.set(prefix, 9);
   const out = new Uint8Array(ciphertextLength(plain.length));
@@ -101,7 +112,7 @@ export function sealRecord(key: Uint8Array, plain: Uint8Array, progress?: (done:
 /** Decrypts a whole PHRC ciphertext; any altered, missing, reordered or extra byte is an error. */
 export function openRecord(key: Uint8Array, sealed: Uint8Array): Uint8Array {
   if (sealed.length < HEADER_LEN || MAGIC.some((b, i) => sealed[i] !== b)) throw new CryptoError('this is not a PHR ciphertext');
-  if (sealed[4] !== 1) throw new CryptoError(`ciphertext format ${sealed[4]} is not supported`);
+  if (sealed[4] !== 1 && sealed[4] !== VERSION) throw new CryptoError(`ciphertext format ${sealed[4]} is not supported`);
   const header = sealed.subarray(0, HEADER_LEN);
   const chunk = new DataView(header.buffer, header.byteOffset).getUint32(5, false);
   if (chunk === 0 || chunk > 16 * 1024 * 1024) throw new CryptoError(`implausible chunk size ${chunk}`);

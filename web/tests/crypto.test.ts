@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  blake2_256, combineShares, decodeReceipt, decodeShare, encodeShare, hex, openRecord, openReleased, openWalletFile, openWith,
+  blake2_256, recordHash, combineShares, decodeReceipt, decodeShare, encodeShare, hex, openRecord, openReleased, openWalletFile, openWith,
   receiptInBatch, receiptSigned, sealRecord, sealShare, shareInfo, signRequest, signingPayload, splitKey, threshold, unhex,
   unwrapDataKey, wrapDataKey, x25519Public, type BlobRequest, ciphertextLength, requestPublicKey,
 } from '../src/crypto';
@@ -18,8 +18,13 @@ describe('PHRC ciphertext', () => {
     for (const v of vectors.stream) {
       const sealed = unhex(v.ciphertext);
       expect(hex(openRecord(unhex(v.key), sealed))).toBe(hex(pattern(v.plaintextPattern)));
-      expect(hex(blake2_256(sealed))).toBe(v.blake2_256);
+      expect(hex(recordHash(sealed))).toBe(v.recordHash);
     }
+    // Both formats are among them: 2 (BLAKE3), and 1 as wallets sealed before (blake2b).
+    const formats = vectors.stream.map((v: { ciphertext: string }) => unhex(v.ciphertext)[4]);
+    expect(new Set(formats)).toEqual(new Set([1, 2]));
+    const format1 = unhex(vectors.stream.find((v: { ciphertext: string }) => unhex(v.ciphertext)[4] === 1).ciphertext);
+    expect(hex(recordHash(format1))).toBe(hex(blake2_256(format1)));
   });
 
   it('seals in the same layout, round trips, and refuses any change', () => {
@@ -27,6 +32,8 @@ describe('PHRC ciphertext', () => {
     for (const len of [0, 1, 65535, 65536, 65537, 200000]) {
       const sealed = sealRecord(key, pattern(len));
       expect(sealed.length).toBe(ciphertextLength(len));
+      expect(sealed[4], 'format 2').toBe(2);
+      expect(hex(recordHash(sealed))).not.toBe(hex(blake2_256(sealed)));
       expect(hex(openRecord(key, sealed))).toBe(hex(pattern(len)));
     }
     const sealed = sealRecord(key, pattern(70000));

@@ -1,7 +1,8 @@
 //! # The ciphertext store
 //!
 //! Every member node keeps the consortium's ciphertexts in a RocksDB database of its own, under its
-//! base path, content-addressed by the blake2-256 hash the chain registers. This crate is that
+//! base path, content-addressed by the record hash the chain registers
+//! ([`phr_primitives::records::CiphertextHasher`]). This crate is that
 //! database and nothing else: it knows nothing of JSON-RPC, the network or the chain's rules, which
 //! the node wires around it.
 //!
@@ -21,8 +22,8 @@
 //!   registered: what bounds one account's unregistered bytes.
 //!
 //! ## Lifecycle of a blob
-//! 1. An upload streams chunks in order, hashed as they arrive (one blake2-256 pass, no reading
-//!    back); nothing is readable until `finish_upload` has compared that hash of the whole
+//! 1. An upload streams chunks in order, hashed as they arrive (one pass of the record hash, no
+//!    reading back); nothing is readable until `finish_upload` has compared that hash of the whole
 //!    ciphertext with the claimed one and written its metadata with a synced write-ahead log. That
 //!    synced write is the acknowledgement: an acknowledged blob survives a crash; an
 //!    unacknowledged one leaves only chunks without metadata, which `open` removes.
@@ -48,7 +49,7 @@ use std::{
 };
 
 use codec::{Decode, Encode};
-use phr_primitives::{CiphertextHash, RecordId};
+use phr_primitives::{records::CiphertextHasher, CiphertextHash, RecordId};
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions, DB};
 use sp_core::H256;
 
@@ -71,8 +72,9 @@ const STATE_CURSOR: &[u8] = b"finalized-cursor";
 const STATE_RECEIPTS_SUBMITTED: &[u8] = b"receipts-submitted";
 const STATE_IN_FLIGHT: &[u8] = b"batch-in-flight";
 
-fn hash_bytes(bytes: &[u8]) -> H256 {
-	H256::from_slice(blake2b_256_state().update(bytes).finalize().as_bytes())
+/// blake2-256 of one chunk: the per-chunk hashes of blobs stored before the binary transport.
+fn chunk_hash(bytes: &[u8]) -> H256 {
+	H256::from_slice(blake2b_simd::Params::new().hash_length(32).hash(bytes).as_bytes())
 }
 
 /// Where a blob is in its lifecycle.
@@ -269,8 +271,8 @@ struct Received {
 	size: u64,
 	received: u64,
 	owner: Option<[u8; 32]>,
-	/// blake2-256 of the bytes received, in order.
-	hashed: blake2b_simd::State,
+	/// The record hash of the bytes received, in order.
+	hashed: CiphertextHasher,
 }
 
 /// An upload in progress: only its place, its size and the running hash of what it received are
@@ -280,8 +282,8 @@ struct Upload {
 	size: u64,
 	received: u64,
 	next_chunk: u32,
-	/// The blake2-256 state over every byte received so far: the one hash pass of an upload.
-	hashed: blake2b_simd::State,
+	/// The record hash's state over every byte received so far: the one hash pass of an upload.
+	hashed: CiphertextHasher,
 	/// The account uploading; `None` for the node's own replication (no limits apply).
 	owner: Option<[u8; 32]>,
 	/// When it last received something.
@@ -584,7 +586,7 @@ impl BlobStore {
 			size,
 			received: 0,
 			next_chunk: 0,
-			hashed: blake2b_256_state(),
+			hashed: CiphertextHasher::new(),
 			owner,
 			touched: Instant::now(),
 			finishing: false,
@@ -671,7 +673,7 @@ impl BlobStore {
 				size: upload.size,
 				received: upload.received,
 				owner: upload.owner,
-				hashed: upload.hashed.clone(),
+				hashed: std::mem::take(&mut upload.hashed),
 			}
 		};
 		let result = self.acknowledge(received, now_ms);
@@ -687,7 +689,7 @@ impl BlobStore {
 			return Err(StoreError::SizeMismatch { expected: upload.size, got: upload.received });
 		}
 		// Hashed as the chunks came in, which were written as they were hashed: nothing to read back.
-		let actual = H256::from_slice(upload.hashed.finalize().as_bytes());
+		let actual = upload.hashed.finalize();
 		if actual != upload.hash {
 			self.delete_chunks(&upload.hash, &mut WriteBatch::default(), true)?;
 			return Err(StoreError::HashMismatch { claimed: upload.hash, actual });
@@ -753,7 +755,7 @@ impl BlobStore {
 			return Err(corrupt);
 		}
 		if let Some(expected) = meta.chunk_hashes.get(index as usize) {
-			if hash_bytes(&chunk) != *expected {
+			if chunk_hash(&chunk) != *expected {
 				return Err(corrupt);
 			}
 		}
@@ -774,7 +776,7 @@ impl BlobStore {
 	/// `Ok(false)` when the local copy is corrupt.
 	pub fn verify_blob(&self, hash: &CiphertextHash) -> Result<bool, StoreError> {
 		let meta = self.meta(hash)?.ok_or(StoreError::Unknown(*hash))?;
-		let mut whole = blake2b_256_state();
+		let mut whole = CiphertextHasher::new();
 		for index in 0..meta.chunks() {
 			match self.read_chunk_of(hash, &meta, index) {
 				Ok(chunk) => {
@@ -784,7 +786,7 @@ impl BlobStore {
 				Err(error) => return Err(error),
 			}
 		}
-		Ok(H256::from_slice(whole.finalize().as_bytes()) == *hash)
+		Ok(whole.finalize() == *hash)
 	}
 
 	/// The registration of `hash` is final: keep the blob for good. A blob not stored yet is
@@ -1114,11 +1116,6 @@ impl BlobStore {
 		summary.uploads_in_progress = self.uploads.lock().expect("upload table lock").len() as u64;
 		Ok(summary)
 	}
-}
-
-/// Streaming blake2b-256, the same function as the chain's `ciphertext_hash`.
-fn blake2b_256_state() -> blake2b_simd::State {
-	blake2b_simd::Params::new().hash_length(32).to_state()
 }
 
 #[cfg(test)]

@@ -56,6 +56,23 @@ fn a_wrong_hash_is_refused_and_leaves_nothing() {
 }
 
 #[test]
+fn a_format_2_ciphertext_is_stored_under_its_blake3_name_only() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let mut data = bytes(2 * CHUNK_SIZE + 9, 4);
+	data[..5].copy_from_slice(&phr_primitives::BLAKE3_SEALED_PREFIX);
+	let blake3 = H256(*blake3::hash(&data).as_bytes());
+	assert_eq!(ciphertext_hash(&data), blake3);
+	// The same bytes claimed under their blake2b-256 (the other function) are refused.
+	let blake2 = phr_primitives::wrapped_key_hash(&data);
+	assert_eq!(store.put_blob(blake2, &data, 0), Err(StoreError::HashMismatch { claimed: blake2, actual: blake3 }));
+	assert_eq!(store.meta(&blake2).unwrap(), None);
+	store.put_blob(blake3, &data, 0).unwrap();
+	assert_eq!(store.read_blob(&blake3).unwrap(), data);
+	assert_eq!(store.verify_blob(&blake3), Ok(true));
+}
+
+#[test]
 fn bad_uploads_get_their_own_errors() {
 	let dir = tempfile::tempdir().unwrap();
 	let store = open(&dir);
@@ -226,7 +243,7 @@ fn blobs_stored_with_per_chunk_hashes_by_an_earlier_release_are_still_checked_pe
 	let mut meta = store.meta(&hash).unwrap().unwrap();
 	assert!(meta.chunk_hashes.is_empty(), "new blobs carry no per-chunk hashes");
 	// The metadata an earlier release wrote: a hash per chunk.
-	meta.chunk_hashes = data.chunks(CHUNK_SIZE).map(hash_bytes).collect();
+	meta.chunk_hashes = data.chunks(CHUNK_SIZE).map(chunk_hash).collect();
 	store.db.put_cf(store.cf(CF_META), hash.as_bytes(), meta.encode()).unwrap();
 	assert_eq!(store.read_blob(&hash).unwrap(), data);
 	let mut chunk = data[CHUNK_SIZE..].to_vec();

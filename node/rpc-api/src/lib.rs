@@ -332,7 +332,7 @@ pub struct ReleaseOutcome {
 #[rpc(client, server, namespace = "phr")]
 pub trait PhrApi {
 	/// Starts uploading a ciphertext of `size` bytes; the request is signed for `UploadCiphertext`
-	/// with the ciphertext's blake2-256 hash as subject.
+	/// with the ciphertext's record hash (`phr_primitives::CiphertextHasher`) as subject.
 	#[method(name = "uploadBegin")]
 	fn upload_begin(&self, request: Bytes, size: u64) -> RpcResult<UploadStarted>;
 

@@ -364,7 +364,7 @@ fn relayed_key(
 	if signed_recipient != recipient || signed.request.subject != phr_primitives::BlobSubject::Record(record) {
 		return Err(forged("signed for another record or recipient".into()));
 	}
-	if phr_primitives::ciphertext_hash(wrapped) != *signed_hash {
+	if phr_primitives::wrapped_key_hash(wrapped) != *signed_hash {
 		return Err(forged("other bytes than signed".into()));
 	}
 	let was_key = chain.was_request_key_of(at, &signed.request.account, &signed.signer);

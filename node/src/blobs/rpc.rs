@@ -425,7 +425,7 @@ impl PhrApiServer for PhrRpc {
 			recipient: recipient.clone(),
 			data_epoch,
 			recipient_epoch,
-			wrapped: phr_primitives::ciphertext_hash(&wrapped),
+			wrapped: phr_primitives::wrapped_key_hash(&wrapped),
 		};
 		let (signed, at) = authenticate(&self.blobs, &request, &expected)?;
 		let id = record_subject(&signed)?;
@@ -569,7 +569,7 @@ pub fn check_wrapped_key_upload(
 	else {
 		return Err(BlobRpcError::Malformed("not a wrapped-key upload".into()));
 	};
-	if phr_primitives::ciphertext_hash(wrapped) != *signed_hash {
+	if phr_primitives::wrapped_key_hash(wrapped) != *signed_hash {
 		return Err(BlobRpcError::BadSignature("the wrapped key's bytes are not the ones signed".into()));
 	}
 	let BlobSubject::Record(id) = signed.request.subject else {

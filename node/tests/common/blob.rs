@@ -148,7 +148,7 @@ impl Requester {
 			recipient: recipient.clone(),
 			data_epoch,
 			recipient_epoch,
-			wrapped: phr_primitives::ciphertext_hash(wrapped),
+			wrapped: phr_primitives::wrapped_key_hash(wrapped),
 		};
 		let request = self.request(node, method, BlobSubject::Record(record));
 		node.rpc(
@@ -195,7 +195,7 @@ impl Requester {
 }
 
 /// Reads `record` through `node`'s binary endpoint as the wallet does: the body goes through the
-/// hash as it arrives (1 MiB reads, never held whole). Returns its blake2-256 and length.
+/// hash as it arrives (1 MiB reads, never held whole). Returns its record hash and length.
 pub fn fetch_hashed(requester: &Requester, node: &Node, record: RecordId) -> Result<(CiphertextHash, u64), Value> {
 	let answer = Requester::fetch_signed(node, &requester.fetch_request(node, record))?;
 	let answer: FetchAnswer = serde_json::from_value(answer).expect("a phr_fetch answer");
@@ -231,7 +231,7 @@ fn get_hashed(port: u16, path: &str) -> std::io::Result<(CiphertextHash, u64)> {
 	}
 	let length: u64 =
 		answer.header("content-length").and_then(|value| value.parse().ok()).ok_or_else(|| bad("no content-length".into()))?;
-	let mut hashed = blake2b_simd::Params::new().hash_length(32).to_state();
+	let mut hashed = phr_primitives::CiphertextHasher::new();
 	hashed.update(&buffer[start..filled]);
 	let mut got = (filled - start) as u64;
 	loop {
@@ -245,7 +245,7 @@ fn get_hashed(port: u16, path: &str) -> std::io::Result<(CiphertextHash, u64)> {
 	if got != length {
 		return Err(bad(format!("the body broke off at {got} of {length} bytes")));
 	}
-	Ok((CiphertextHash::from_slice(hashed.finalize().as_bytes()), got))
+	Ok((hashed.finalize(), got))
 }
 
 /// The state of `hash` in `node`'s store ("pending", "pinned", ...), after reading it back when
