@@ -1,7 +1,7 @@
 //! What each subcommand does. Every command ends in a [`Report`]: one or more plain sentences, or
 //! JSON with `--json`.
 
-use std::{fs::File, io::BufReader, path::Path};
+use std::{collections::HashMap, fs::File, io::BufReader, path::Path};
 
 use phr_primitives::{
 	receipts, AccountKeys, AttributePolicy, AuditEntry, BlobMethod, BlobSubject, Category, CategorySet, Conditions, Grant,
@@ -255,16 +255,39 @@ fn event<T>(finalized: &Finalized, pick: impl Fn(&RuntimeEvent) -> Option<T>, wh
 		.ok_or_else(|| WalletError::Corrupt(format!("the transaction is final but emitted no {what} event")))
 }
 
+/// The current encryption keys of the readers one command shares data keys with, each proven
+/// once for the whole command rather than once per record. A reader who rotates keys meanwhile
+/// only makes the node refuse the wraps made for the old key, which [`deliver`] reports like a
+/// missing key.
+struct ReaderKeys<'a> {
+	chain: Chain<'a>,
+	known: HashMap<AccountId, Option<KeyRecord<BlockNumber>>>,
+}
+
+impl<'a> ReaderKeys<'a> {
+	fn new(node: &'a Node) -> ReaderKeys<'a> {
+		ReaderKeys { chain: Chain { node }, known: HashMap::new() }
+	}
+
+	fn of(&mut self, who: &AccountId) -> Result<Option<&KeyRecord<BlockNumber>>> {
+		if !self.known.contains_key(who) {
+			let keys = self.chain.current_key(who)?;
+			self.known.insert(who.clone(), keys);
+		}
+		Ok(self.known.get(who).and_then(Option::as_ref))
+	}
+}
+
 /// Wraps `key` for each of `recipients` that registered keys; returns those that did not.
 fn deliver(
 	node: &Node,
 	wallet: &Wallet,
+	readers: &mut ReaderKeys,
 	record: RecordId,
 	data_epoch: u32,
 	key: &DataKey,
 	recipients: &[AccountId],
 ) -> Result<Vec<AccountId>> {
-	let chain = Chain { node };
 	let mut missing = Vec::new();
 	let mut done: Vec<&AccountId> = Vec::new();
 	for recipient in recipients {
@@ -272,7 +295,7 @@ fn deliver(
 			continue;
 		}
 		done.push(recipient);
-		match chain.current_key(recipient)? {
+		match readers.of(recipient)? {
 			// One refusal (a recipient who rotated keys a moment ago) must not cost the others
 			// their keys: report it and go on.
 			Some(keys) => {
@@ -510,12 +533,13 @@ fn keys_rotate(cli: &Cli) -> Result<Report> {
 	wallet.save()?;
 	// Re-wrap the data keys of this account's records for the new key.
 	let mut rewrapped = 0;
+	let mut readers = ReaderKeys::new(&node);
 	for (record, info) in chain.records_of(&account)? {
 		if info.is_erased() || info.status != phr_primitives::RecordStatus::Current {
 			continue;
 		}
 		let (key, data_epoch) = blobs::fetch_key(&node, &wallet, record)?;
-		deliver(&node, &wallet, record, data_epoch, &key, std::slice::from_ref(&account))?;
+		deliver(&node, &wallet, &mut readers, record, data_epoch, &key, std::slice::from_ref(&account))?;
 		rewrapped += 1;
 	}
 	Ok(Report::new(
@@ -546,10 +570,11 @@ fn record_add(cli: &Cli, file: &Path, category: Option<&str>, patient: Option<&s
 	let grants = chain.grants_of(&patient)?;
 	let staff = chain.staff()?;
 	let agents = escrow::agents(&node)?;
+	let mut reader_keys = ReaderKeys::new(&node);
 	let mut share = |record: RecordId, category: Category, key: &DataKey| -> Result<()> {
 		let mut readers = vec![patient.clone(), author.clone()];
 		readers.extend(chain.readers_among(&grants, &staff, category, record));
-		missing.extend(deliver(&node, &wallet, record, 0, key, &readers)?);
+		missing.extend(deliver(&node, &wallet, &mut reader_keys, record, 0, key, &readers)?);
 		no_escrow.extend(escrow::escrow_key_to(&node, &wallet, record, 0, key, &agents)?);
 		Ok(())
 	};
@@ -837,12 +862,13 @@ fn grant(cli: &Cli, args: &GrantArgs) -> Result<Report> {
 	let mut missing = Vec::new();
 	if rights.contains(phr_primitives::Right::Read) {
 		let readers = chain.named(&grantee, &chain.staff()?);
+		let mut reader_keys = ReaderKeys::new(&node);
 		for (record, info) in chain.records_of(&patient)? {
 			if readers.is_empty() || info.is_erased() || !scope.covers(info.category, chain.root_of(record)?) {
 				continue;
 			}
 			let (key, data_epoch) = blobs::fetch_key(&node, &wallet, record)?;
-			missing.extend(deliver(&node, &wallet, record, data_epoch, &key, &readers)?);
+			missing.extend(deliver(&node, &wallet, &mut reader_keys, record, data_epoch, &key, &readers)?);
 			shared += 1;
 		}
 	}
@@ -961,6 +987,7 @@ fn rekey_records(
 	let agents = escrow::agents(node)?;
 	let me = wallet.account();
 	let (mut rekeyed, mut missing) = (Vec::new(), Vec::new());
+	let mut reader_keys = ReaderKeys::new(node);
 	for (((record, info), one), finalized) in records.iter().zip(&sealed).zip(&outcomes) {
 		let epoch = event(finalized, |e| match e {
 			RuntimeEvent::Keys(pallet_keys::Event::DataKeyRotated { epoch, .. }) => Some(*epoch),
@@ -968,7 +995,7 @@ fn rekey_records(
 		}, "DataKeyRotated")?;
 		let mut readers = vec![patient.clone(), me.clone()];
 		readers.extend(chain.readers_among(&grants, &staff, info.category, info.root));
-		missing.extend(deliver(node, wallet, *record, epoch, &one.key, &readers)?);
+		missing.extend(deliver(node, wallet, &mut reader_keys, *record, epoch, &one.key, &readers)?);
 		escrow::escrow_key_to(node, wallet, *record, epoch, &one.key, &agents)?;
 		rekeyed.push(*record);
 	}
