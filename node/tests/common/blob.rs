@@ -1,6 +1,8 @@
 //! A minimal client of the `phr_` blob RPC for tests: signs requests with an account's ed25519
 //! request key, uploads in chunks, fetches whole ciphertexts.
 
+use std::time::Duration;
+
 use base64::Engine as _;
 use codec::Encode;
 use ed25519_dalek::SigningKey;
@@ -15,6 +17,18 @@ use sp_keyring::Sr25519Keyring;
 use super::{now_ms, to_hex, Node};
 
 pub use phr_rpc_api::CHUNK_SIZE as CHUNK;
+
+/// How long the parts of one upload over the binary endpoint took.
+#[derive(Clone, Copy, Debug)]
+pub struct UploadTimes {
+	/// The signed `phr_uploadBegin` call.
+	pub begin: Duration,
+	/// Connecting and sending the body: the node writes its chunks while they arrive.
+	pub body: Duration,
+	/// From the last byte sent to the answer: the node's reading and writing of what the socket
+	/// buffers still held, its hash check and the synced write that acknowledges the upload.
+	pub acknowledged: Duration,
+}
 
 fn b64(bytes: &[u8]) -> String {
 	base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -103,13 +117,27 @@ impl Requester {
 	/// [`Requester::upload`] of `data` whose hash is known already (the wallet hashes a record
 	/// while it seals it, so its upload hashes nothing again).
 	pub fn upload_hashed(&self, node: &Node, data: &[u8], hash: CiphertextHash) -> Result<Value, Value> {
-		let Some(port) = node.http_port() else { return self.upload_json_hashed(node, data, hash) };
+		if node.http_port().is_none() {
+			return self.upload_json_hashed(node, data, hash);
+		}
+		self.upload_timed(node, data, hash).map(|(status, _)| status)
+	}
+
+	/// [`Requester::upload_hashed`] over `node`'s binary endpoint, with how long its parts took.
+	pub fn upload_timed(&self, node: &Node, data: &[u8], hash: CiphertextHash) -> Result<(Value, UploadTimes), Value> {
+		let port = node.http_port().expect("a node with a binary endpoint");
+		let start = std::time::Instant::now();
 		let started = self.begin_upload_of(node, hash, data.len() as u64)?;
-		let Some(upload) = started["upload"].as_str() else { return node.rpc("phr_blobStatus", json!([hash])) };
-		let answer = super::http(port, "PUT", &format!("/upload/{upload}"), &[], data)
+		let begin = start.elapsed();
+		let Some(upload) = started["upload"].as_str() else {
+			let times = UploadTimes { begin, body: Duration::ZERO, acknowledged: Duration::ZERO };
+			return node.rpc("phr_blobStatus", json!([hash])).map(|status| (status, times));
+		};
+		let (answer, body) = super::http_timed(port, "PUT", &format!("/upload/{upload}"), &[], data)
 			.map_err(|e| json!({ "transport": e.to_string() }))?;
+		let times = UploadTimes { begin, body, acknowledged: start.elapsed().saturating_sub(begin + body) };
 		if answer.status == 200 {
-			Ok(answer.json())
+			Ok((answer.json(), times))
 		} else {
 			Err(answer.json())
 		}
@@ -211,7 +239,7 @@ fn get_hashed(port: u16, path: &str) -> std::io::Result<(CiphertextHash, u64)> {
 	use std::io::{Read, Write};
 	let bad = |why: String| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
 	let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-	stream.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+	stream.set_read_timeout(Some(Duration::from_secs(60)))?;
 	stream.set_nodelay(true)?;
 	write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n")?;
 	let mut buffer = vec![0u8; 1 << 20];

@@ -331,6 +331,19 @@ impl HttpAnswer {
 /// One HTTP/1.1 request to `127.0.0.1:port` on a fresh connection (closed after it). A body cut
 /// short of its `Content-Length` is an error: what a reader must never take for the whole.
 pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<HttpAnswer> {
+	http_timed(port, method, path, headers, body).map(|(answer, _)| answer)
+}
+
+/// [`http`], with the time from connecting until the body was all written: the kernel took its
+/// last byte, and the server may still be reading what the socket buffers hold.
+pub fn http_timed(
+	port: u16,
+	method: &str,
+	path: &str,
+	headers: &[(&str, &str)],
+	body: &[u8],
+) -> std::io::Result<(HttpAnswer, Duration)> {
+	let start = Instant::now();
 	let mut stream = TcpStream::connect(("127.0.0.1", port))?;
 	stream.set_read_timeout(Some(Duration::from_secs(60)))?;
 	stream.set_nodelay(true)?;
@@ -345,6 +358,7 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
 	stream.write_all(head.as_bytes())?;
 	// The node may answer (a refusal) before the body is all sent, and close.
 	let _ = stream.write_all(body);
+	let sent = start.elapsed();
 	let mut raw = Vec::new();
 	stream.read_to_end(&mut raw)?;
 	let (mut answer, start) = answer_head(&raw)?.ok_or_else(|| bad_answer("no complete answer head".into()))?;
@@ -354,7 +368,7 @@ pub fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body:
 			return Err(bad_answer(format!("the body broke off at {} of {length} bytes", answer.body.len())));
 		}
 	}
-	Ok(answer)
+	Ok((answer, sent))
 }
 
 /// The status and headers of an HTTP answer whose first bytes are `raw`, with an empty body, and
