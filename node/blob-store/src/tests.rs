@@ -176,80 +176,103 @@ fn purged_blobs_are_never_served_or_accepted_again() {
 	assert_eq!(store.pin(&hash), Ok(false));
 }
 
+/// The files in the store's directory of uploads in progress.
+fn incoming_files(store: &BlobStore) -> usize {
+	std::fs::read_dir(&store.incoming).unwrap().count()
+}
+
 #[test]
-fn a_chunk_corrupted_on_disk_is_detected_by_rocksdb_not_served() {
+fn a_chunk_corrupted_on_disk_is_detected_by_its_checksum_not_served() {
 	let dir = tempfile::tempdir().unwrap();
-	let data = bytes(2 * CHUNK_SIZE, 4);
+	let data = bytes(2 * CHUNK_SIZE + 5, 4);
 	let hash = ciphertext_hash(&data);
-	{
+	let path = {
 		let store = open(&dir);
 		store.put_blob(hash, &data, 0).unwrap();
-		// Out of the memtable: the chunks' bytes into a blob file, where RocksDB keeps a CRC32C
-		// checksum of every record (their keys into a table file).
-		store.db.flush_cf(store.cf(CF_CHUNKS)).unwrap();
-	}
-	// Flip one byte in the middle of the blob file (the chunks' data), behind RocksDB's back.
-	let table = std::fs::read_dir(dir.path())
-		.unwrap()
-		.map(|entry| entry.unwrap().path())
-		.filter(|path| path.extension().is_some_and(|e| e == "blob"))
-		.max_by_key(|path| std::fs::metadata(path).unwrap().len())
-		.expect("a blob file");
-	let mut file = std::fs::read(&table).unwrap();
-	let middle = file.len() / 2;
-	file[middle] ^= 0x40;
-	std::fs::write(&table, file).unwrap();
+		store.file_path(&hash)
+	};
+	// Flip one byte in the middle of the second chunk, behind the store's back.
+	let mut file = std::fs::read(&path).unwrap();
+	assert_eq!(file, data, "the file is the ciphertext, byte for byte");
+	file[CHUNK_SIZE + CHUNK_SIZE / 2] ^= 0x40;
+	std::fs::write(&path, &file).unwrap();
 
 	let store = open(&dir);
-	let reads: Vec<_> = (0..2).map(|index| store.read_chunk(&hash, index)).collect();
-	for (index, read) in reads.iter().enumerate() {
-		match read {
-			Ok(chunk) => assert_eq!(chunk[..], data[index * CHUNK_SIZE..(index + 1) * CHUNK_SIZE], "chunk {index} served altered"),
-			Err(error) => assert_eq!(*error, StoreError::Corrupt { hash, index: index as u32 }),
-		}
-	}
-	assert!(reads.iter().any(Result::is_err), "the flipped byte went unnoticed");
+	assert_eq!(store.read_chunk(&hash, 0).unwrap(), data[..CHUNK_SIZE]);
+	assert_eq!(store.read_chunk(&hash, 1), Err(StoreError::Corrupt { hash, index: 1 }));
+	assert_eq!(store.read_chunk(&hash, 2).unwrap(), data[2 * CHUNK_SIZE..]);
 	assert_eq!(store.verify_blob(&hash), Ok(false));
-	assert_eq!(store.read_chunk(&hash, 2), Err(StoreError::NoSuchChunk { hash, index: 2, chunks: 2 }));
+	assert_eq!(store.read_chunk(&hash, 3), Err(StoreError::NoSuchChunk { hash, index: 3, chunks: 3 }));
+	// Cut short: the chunks past the end are corrupt, not short.
+	std::fs::write(&path, &data[..CHUNK_SIZE + 10]).unwrap();
+	assert_eq!(store.read_chunk(&hash, 0).unwrap(), data[..CHUNK_SIZE]);
+	assert_eq!(store.read_chunk(&hash, 1), Err(StoreError::Corrupt { hash, index: 1 }));
+	assert_eq!(store.read_chunk(&hash, 2), Err(StoreError::Corrupt { hash, index: 2 }));
+	// Gone: every chunk is corrupt (and so fetched again from a member node), none is unknown.
+	std::fs::remove_file(&path).unwrap();
+	assert_eq!(store.read_chunk(&hash, 0), Err(StoreError::Corrupt { hash, index: 0 }));
+	assert_eq!(store.verify_blob(&hash), Ok(false));
 }
 
 #[test]
-fn a_chunk_rewritten_through_the_database_fails_verification_and_a_wrong_length_is_corrupt() {
+fn a_chunk_rewritten_with_its_checksum_fails_verification() {
 	let dir = tempfile::tempdir().unwrap();
 	let store = open(&dir);
 	let data = bytes(2 * CHUNK_SIZE, 4);
 	let hash = ciphertext_hash(&data);
 	store.put_blob(hash, &data, 0).unwrap();
-	// A valid write RocksDB cannot tell from the real one: only the whole hash (verify, and every
+	// A write no checksum can tell from the real one: only the whole hash (verify, and every
 	// reader's end-to-end check against the chain's hash) finds it.
-	let mut chunk = store.db.get_cf(store.cf(CF_CHUNKS), chunk_key(&hash, 1)).unwrap().unwrap();
-	chunk[7] ^= 0x40;
-	store.db.put_cf(store.cf(CF_CHUNKS), chunk_key(&hash, 1), &chunk).unwrap();
+	let mut altered = data.clone();
+	altered[CHUNK_SIZE + 7] ^= 0x40;
+	std::fs::write(store.file_path(&hash), &altered).unwrap();
+	let sums: Vec<u32> = altered.chunks(CHUNK_SIZE).map(crc32fast::hash).collect();
+	store.db.put_cf(store.cf(CF_SUMS), hash.as_bytes(), sums.encode()).unwrap();
+	assert_eq!(store.read_blob(&hash).unwrap(), altered);
 	assert_eq!(store.verify_blob(&hash), Ok(false));
-	assert_ne!(ciphertext_hash(&store.read_blob(&hash).unwrap()), hash);
-	// Truncated: the length is checked on every read.
-	store.db.put_cf(store.cf(CF_CHUNKS), chunk_key(&hash, 1), &chunk[..100]).unwrap();
-	assert_eq!(store.read_chunk(&hash, 1), Err(StoreError::Corrupt { hash, index: 1 }));
-	assert_eq!(store.read_chunk(&hash, 0).unwrap(), data[..CHUNK_SIZE]);
+}
+
+/// Stores `data` as a release before ciphertext files did: its chunks in the database, with a
+/// blake2-256 per chunk in its metadata when `per_chunk_hashes` (releases before the binary
+/// transport).
+fn put_in_database(store: &BlobStore, hash: H256, data: &[u8], per_chunk_hashes: bool) {
+	for (index, chunk) in data.chunks(CHUNK_SIZE).enumerate() {
+		store.db.put_cf(store.cf(CF_CHUNKS), chunk_key(&hash, index as u32), chunk).unwrap();
+	}
+	let meta = BlobMeta {
+		size: data.len() as u64,
+		chunk_hashes: if per_chunk_hashes { data.chunks(CHUNK_SIZE).map(chunk_hash).collect() } else { Vec::new() },
+		state: BlobState::Pinned,
+		stored_at_ms: 0,
+	};
+	store.db.put_cf(store.cf(CF_META), hash.as_bytes(), meta.encode()).unwrap();
 }
 
 #[test]
-fn blobs_stored_with_per_chunk_hashes_by_an_earlier_release_are_still_checked_per_chunk() {
+fn blobs_stored_in_the_database_by_earlier_releases_are_still_served_checked_and_purged() {
 	let dir = tempfile::tempdir().unwrap();
 	let store = open(&dir);
+	// Stored with per-chunk hashes: checked against them.
 	let data = bytes(2 * CHUNK_SIZE, 8);
 	let hash = ciphertext_hash(&data);
-	store.put_blob(hash, &data, 0).unwrap();
-	let mut meta = store.meta(&hash).unwrap().unwrap();
-	assert!(meta.chunk_hashes.is_empty(), "new blobs carry no per-chunk hashes");
-	// The metadata an earlier release wrote: a hash per chunk.
-	meta.chunk_hashes = data.chunks(CHUNK_SIZE).map(chunk_hash).collect();
-	store.db.put_cf(store.cf(CF_META), hash.as_bytes(), meta.encode()).unwrap();
+	put_in_database(&store, hash, &data, true);
 	assert_eq!(store.read_blob(&hash).unwrap(), data);
+	assert_eq!(store.verify_blob(&hash), Ok(true));
 	let mut chunk = data[CHUNK_SIZE..].to_vec();
 	chunk[7] ^= 0x40;
 	store.db.put_cf(store.cf(CF_CHUNKS), chunk_key(&hash, 1), &chunk).unwrap();
 	assert_eq!(store.read_chunk(&hash, 1), Err(StoreError::Corrupt { hash, index: 1 }));
+	// Stored without: RocksDB's checksums, the length, and the whole hash.
+	let other = bytes(2 * CHUNK_SIZE + 3, 9);
+	let other_hash = ciphertext_hash(&other);
+	put_in_database(&store, other_hash, &other, false);
+	assert_eq!(store.read_blob(&other_hash).unwrap(), other);
+	store.db.put_cf(store.cf(CF_CHUNKS), chunk_key(&other_hash, 1), &other[CHUNK_SIZE..CHUNK_SIZE + 100]).unwrap();
+	assert_eq!(store.read_chunk(&other_hash, 1), Err(StoreError::Corrupt { hash: other_hash, index: 1 }));
+	// Purged: its chunks go with it.
+	store.purge(&other_hash, 7).unwrap();
+	assert!(store.db.get_cf(store.cf(CF_CHUNKS), chunk_key(&other_hash, 0)).unwrap().is_none());
+	assert_eq!(store.read_chunk(&other_hash, 0), Err(StoreError::Purged(other_hash)));
 }
 
 #[test]
@@ -259,19 +282,90 @@ fn acknowledged_blobs_survive_reopening_and_interrupted_uploads_are_cleaned() {
 	let hash = ciphertext_hash(&data);
 	let half = bytes(2 * CHUNK_SIZE, 6);
 	let half_hash = ciphertext_hash(&half);
+	let unacknowledged = bytes(10, 7);
+	let unacknowledged_hash = ciphertext_hash(&unacknowledged);
+	let legacy_orphan = ciphertext_hash(b"chunks of an earlier release's interrupted upload");
 	{
 		let store = open(&dir);
 		store.put_blob(hash, &data, 0).unwrap();
 		let id = store.begin_upload(half_hash, half.len() as u64).unwrap().unwrap();
 		store.put_chunk(id, 0, &half[..CHUNK_SIZE]).unwrap();
+		assert_eq!(incoming_files(&store), 1);
+		// A crash after an upload's file was moved into place, before its metadata was written.
+		std::fs::write(store.file_path(&unacknowledged_hash), &unacknowledged).unwrap();
+		store.db.put_cf(store.cf(CF_CHUNKS), chunk_key(&legacy_orphan, 0), b"orphan").unwrap();
+		std::fs::write(store.files.join("README"), b"not a ciphertext: left alone").unwrap();
 		// Dropped mid-upload: like a crash after some chunks.
 	}
 	let store = open(&dir);
 	assert_eq!(store.read_blob(&hash).unwrap(), data);
 	assert_eq!(store.meta(&half_hash).unwrap(), None);
-	assert!(store.db.get_cf(store.cf(CF_CHUNKS), chunk_key(&half_hash, 0)).unwrap().is_none());
-	// The interrupted upload can simply start again.
+	assert_eq!(incoming_files(&store), 0, "the interrupted upload's file is removed");
+	assert!(!store.file_path(&unacknowledged_hash).exists(), "a file without metadata is removed");
+	assert!(store.db.get_cf(store.cf(CF_CHUNKS), chunk_key(&legacy_orphan, 0)).unwrap().is_none());
+	assert!(store.files.join("README").exists());
+	// The interrupted uploads can simply start again.
 	store.put_blob(half_hash, &half, 0).unwrap();
+	store.put_blob(unacknowledged_hash, &unacknowledged, 0).unwrap();
+	assert_eq!(store.read_blob(&unacknowledged_hash).unwrap(), unacknowledged);
+}
+
+#[test]
+fn no_file_outlives_its_blob_or_its_upload() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let blob = |seed: u8| {
+		let data = bytes(CHUNK_SIZE + seed as usize, seed);
+		(ciphertext_hash(&data), data)
+	};
+	// Refused uploads: a wrong hash, a short body, an abort.
+	let (hash, data) = blob(1);
+	let wrong = ciphertext_hash(b"claimed");
+	assert!(matches!(store.put_blob(wrong, &data, 0), Err(StoreError::HashMismatch { .. })));
+	let id = store.begin_upload(hash, data.len() as u64).unwrap().unwrap();
+	store.put_chunk(id, 0, &data[..CHUNK_SIZE]).unwrap();
+	assert!(matches!(store.finish_upload(id, 0), Err(StoreError::SizeMismatch { .. })));
+	let id = store.begin_upload(hash, data.len() as u64).unwrap().unwrap();
+	store.put_chunk(id, 0, &data[..CHUNK_SIZE]).unwrap();
+	store.abort_upload(id).unwrap();
+	assert_eq!(incoming_files(&store), 0);
+	assert!(!store.file_path(&wrong).exists() && !store.file_path(&hash).exists());
+	// Stored blobs: purged, expired, discarded as corrupt.
+	let (purged, expired, discarded) = (blob(2), blob(3), blob(4));
+	for (hash, data) in [&purged, &expired, &discarded] {
+		store.put_blob(*hash, data, 0).unwrap();
+		assert!(store.file_path(hash).exists());
+	}
+	store.pin(&purged.0).unwrap();
+	store.pin(&discarded.0).unwrap();
+	store.purge(&purged.0, 5).unwrap();
+	assert_eq!(store.expire_pending(1_000).unwrap(), vec![expired.0]);
+	assert_eq!(store.discard_corrupt(&discarded.0), Ok(true));
+	for (hash, _) in [&purged, &expired, &discarded] {
+		assert!(!store.file_path(hash).exists(), "{hash:?}");
+		assert_eq!(store.sums(hash), Ok(None));
+	}
+	// What replication does with the discarded one: stored again, from a peer's copy.
+	store.put_blob(discarded.0, &discarded.1, 9).unwrap();
+	assert_eq!(store.read_blob(&discarded.0).unwrap(), discarded.1);
+}
+
+#[test]
+fn a_chunk_sent_while_the_previous_one_is_written_is_refused_not_interleaved() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let data = bytes(2 * CHUNK_SIZE, 3);
+	let hash = ciphertext_hash(&data);
+	let id = store.begin_upload(hash, data.len() as u64).unwrap().unwrap();
+	// As if another call were writing chunk 0 now.
+	let io = store.uploads.lock().unwrap().get_mut(&id).unwrap().io.take();
+	assert_eq!(store.put_chunk(id, 0, &data[..CHUNK_SIZE]), Err(StoreError::UploadInProgress(hash)));
+	assert_eq!(store.finish_upload(id, 0), Err(StoreError::UploadInProgress(hash)));
+	store.uploads.lock().unwrap().get_mut(&id).unwrap().io = io;
+	store.put_chunk(id, 0, &data[..CHUNK_SIZE]).unwrap();
+	store.put_chunk(id, 1, &data[CHUNK_SIZE..]).unwrap();
+	assert_eq!(store.finish_upload(id, 0).unwrap().0, hash);
+	assert_eq!(store.read_blob(&hash).unwrap(), data);
 }
 
 #[test]

@@ -149,7 +149,9 @@ impl From<StoreError> for BlobRpcError {
 			StoreError::TooManyUploadsOfAccount(_) |
 			StoreError::TooMuchPendingOfAccount { .. } |
 			StoreError::UploadInProgress(_) => BlobRpcError::Busy(error.to_string()),
-			StoreError::Database(_) | StoreError::BadMetadata(_) => BlobRpcError::Internal(error.to_string()),
+			StoreError::Database(_) | StoreError::BadMetadata(_) | StoreError::Files(_) => {
+				BlobRpcError::Internal(error.to_string())
+			},
 			StoreError::Corrupt { .. } => BlobRpcError::Unavailable(error.to_string()),
 			_ => BlobRpcError::Malformed(error.to_string()),
 		}
