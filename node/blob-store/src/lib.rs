@@ -863,6 +863,11 @@ impl BlobStore {
 			self.remove_incoming(id);
 		}
 		let sums = placed?;
+		// Erased on chain while it was uploaded (replication fetching it, say): the tombstone stays.
+		if let Some(BlobMeta { state: BlobState::Purged { .. }, .. }) = self.meta(&hash)? {
+			self.remove_file(&hash);
+			return Err(StoreError::Purged(hash));
+		}
 		let meta = BlobMeta {
 			size,
 			chunk_hashes: Vec::new(),

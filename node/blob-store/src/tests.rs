@@ -351,6 +351,22 @@ fn no_file_outlives_its_blob_or_its_upload() {
 }
 
 #[test]
+fn a_ciphertext_erased_while_it_is_uploaded_keeps_its_tombstone() {
+	let dir = tempfile::tempdir().unwrap();
+	let store = open(&dir);
+	let data = bytes(CHUNK_SIZE + 1, 6);
+	let hash = ciphertext_hash(&data);
+	let id = store.begin_upload(hash, data.len() as u64).unwrap().unwrap();
+	store.put_chunk(id, 0, &data[..CHUNK_SIZE]).unwrap();
+	store.put_chunk(id, 1, &data[CHUNK_SIZE..]).unwrap();
+	store.purge(&hash, 3).unwrap();
+	assert_eq!(store.finish_upload(id, 4), Err(StoreError::Purged(hash)));
+	assert_eq!(store.meta(&hash).unwrap().unwrap().state, BlobState::Purged { at_ms: 3 });
+	assert!(!store.file_path(&hash).exists());
+	assert_eq!(incoming_files(&store), 0);
+}
+
+#[test]
 fn a_chunk_sent_while_the_previous_one_is_written_is_refused_not_interleaved() {
 	let dir = tempfile::tempdir().unwrap();
 	let store = open(&dir);
