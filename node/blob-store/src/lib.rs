@@ -120,7 +120,8 @@ pub struct BlobMeta {
 	pub size: u64,
 	/// blake2-256 of each chunk, checked on every read, for blobs stored by releases before the
 	/// binary transport (the field keeps their metadata readable); empty for every blob stored
-	/// since, whose reads rely on RocksDB's block checksums and the reader's end-to-end check.
+	/// since, whose reads rely on the CRC-32 of each chunk (`sums`) or, for one stored in the
+	/// database's chunks, RocksDB's block checksums; and on the reader's end-to-end check.
 	pub chunk_hashes: Vec<H256>,
 	pub state: BlobState,
 	pub stored_at_ms: u64,
@@ -413,6 +414,11 @@ pub struct BlobStore {
 	pending_owners: Mutex<PendingOwners>,
 	/// Serializes nonce checks, so two copies of one request cannot both pass.
 	nonces: Mutex<()>,
+	/// Serializes what gives a hash its file and what takes it away: an acknowledgement (its check
+	/// for a tombstone, its rename and its synced write) and a deletion (its synced write and its
+	/// unlink), so that neither acts on the other half done. Taken before `pending_owners`, and
+	/// never together with `uploads`.
+	names: Mutex<()>,
 	/// Sequence number of the next read receipt.
 	next_receipt: AtomicU64,
 }
@@ -485,6 +491,7 @@ impl BlobStore {
 			uploads: Mutex::new(HashMap::new()),
 			pending_owners: Mutex::new(PendingOwners::default()),
 			nonces: Mutex::new(()),
+			names: Mutex::new(()),
 			next_receipt: AtomicU64::new(0),
 		};
 		let next_receipt = match store.db.iterator_cf(store.cf(CF_RECEIPTS), rocksdb::IteratorMode::End).next() {
@@ -858,43 +865,50 @@ impl BlobStore {
 	/// place in the table.
 	fn acknowledge(&self, upload: Received, now_ms: u64) -> Result<(CiphertextHash, BlobMeta), StoreError> {
 		let Received { id, hash, size, received, owner, io } = upload;
-		let placed = self.place(id, hash, size, received, io);
-		if placed.is_err() {
-			self.remove_incoming(id);
-		}
-		let sums = placed?;
-		// Erased on chain while it was uploaded (replication fetching it, say): the tombstone stays.
-		if let Some(BlobMeta { state: BlobState::Purged { .. }, .. }) = self.meta(&hash)? {
-			self.remove_file(&hash);
-			return Err(StoreError::Purged(hash));
-		}
+		let checked = self.check_and_sync(hash, size, received, io);
+		let names = self.names.lock().expect("names lock");
+		let placed = checked.and_then(|sums| {
+			// Erased on chain while it was uploaded (replication fetching it, say): the tombstone stays.
+			if let Some(BlobMeta { state: BlobState::Purged { .. }, .. }) = self.meta(&hash)? {
+				return Err(StoreError::Purged(hash));
+			}
+			self.move_into_place(id, &hash)?;
+			Ok(sums)
+		});
+		let sums = match placed {
+			Ok(sums) => sums,
+			Err(error) => {
+				self.remove_incoming(id);
+				return Err(error);
+			},
+		};
 		let meta = BlobMeta {
 			size,
 			chunk_hashes: Vec::new(),
 			state: BlobState::Pending { expires_at_ms: now_ms.saturating_add(self.config.pending_ttl_ms) },
 			stored_at_ms: now_ms,
 		};
-		// The file is durable in place; this synced write makes it the stored blob.
+		// The file is durable in place; this synced write makes it the stored blob. Should it fail,
+		// the file stays: the write may have reached the log even so, and `open` removes the file
+		// if its metadata did not.
 		let mut batch = WriteBatch::default();
 		batch.put_cf(self.cf(CF_META), hash.as_bytes(), meta.encode());
 		batch.put_cf(self.cf(CF_SUMS), hash.as_bytes(), sums.encode());
 		if let Some(owner) = owner {
 			batch.put_cf(self.cf(CF_PENDING_OWNERS), hash.as_bytes(), pending_owner_value(&owner, size));
 		}
-		if let Err(error) = self.db.write_opt(batch, &Self::synced()) {
-			self.remove_file(&hash);
-			return Err(error.into());
-		}
+		self.db.write_opt(batch, &Self::synced())?;
 		if let Some(owner) = owner {
 			self.pending_owners.lock().expect("pending owners lock").add(hash, owner, size);
 		}
+		drop(names);
 		Ok((hash, meta))
 	}
 
-	/// Checks what upload `id` received against its announced size and hash and, when both match,
-	/// moves its file durably into place (`fdatasync`, `rename`, and the directory's `fsync`);
-	/// returns the CRC-32 of each chunk. Hashed as the chunks came in: nothing is read back.
-	fn place(&self, id: u64, hash: H256, size: u64, received: u64, io: UploadIo) -> Result<Vec<u32>, StoreError> {
+	/// Checks what an upload received against its announced size and hash and, when both match,
+	/// syncs its file (`fdatasync`, which finds little left to write); returns the CRC-32 of each
+	/// chunk. Hashed as the chunks came in: nothing is read back.
+	fn check_and_sync(&self, hash: H256, size: u64, received: u64, io: UploadIo) -> Result<Vec<u32>, StoreError> {
 		if received != size {
 			return Err(StoreError::SizeMismatch { expected: size, got: received });
 		}
@@ -904,13 +918,16 @@ impl BlobStore {
 			return Err(StoreError::HashMismatch { claimed: hash, actual });
 		}
 		file.sync_data().map_err(|e| StoreError::files("syncing an upload", e))?;
-		drop(file);
-		std::fs::rename(self.incoming_path(id), self.file_path(&hash))
+		Ok(sums)
+	}
+
+	/// Renames upload `id`'s synced file to `hash`'s name, and syncs the directory.
+	fn move_into_place(&self, id: u64, hash: &H256) -> Result<(), StoreError> {
+		std::fs::rename(self.incoming_path(id), self.file_path(hash))
 			.map_err(|e| StoreError::files("moving an upload into place", e))?;
 		File::open(&self.files)
 			.and_then(|dir| dir.sync_all())
-			.map_err(|e| StoreError::files("syncing the ciphertext directory", e))?;
-		Ok(sums)
+			.map_err(|e| StoreError::files("syncing the ciphertext directory", e))
 	}
 
 	/// Stores a whole ciphertext in one call (replication, tests): begin, chunks, finish.
@@ -1008,6 +1025,9 @@ impl BlobStore {
 	/// The registration of `hash` is final: keep the blob for good. A blob not stored yet is
 	/// left to replication; returns whether it was stored here.
 	pub fn pin(&self, hash: &CiphertextHash) -> Result<bool, StoreError> {
+		// Under `names`: an expiry or a discard deciding meanwhile on the state read here would
+		// delete what this makes pinned.
+		let _names = self.names.lock().expect("names lock");
 		let Some(mut meta) = self.meta(hash)? else { return Ok(false) };
 		if let BlobState::Pending { .. } = meta.state {
 			meta.state = BlobState::Pinned;
@@ -1020,6 +1040,7 @@ impl BlobStore {
 
 	/// The chain erased (or replaced) the ciphertext: delete its bytes and keep a tombstone.
 	pub fn purge(&self, hash: &CiphertextHash, now_ms: u64) -> Result<(), StoreError> {
+		let _names = self.names.lock().expect("names lock");
 		let size = self.meta(hash)?.map_or(0, |m| m.size);
 		let tombstone = BlobMeta { size, chunk_hashes: Vec::new(), state: BlobState::Purged { at_ms: now_ms }, stored_at_ms: now_ms };
 		let mut batch = WriteBatch::default();
@@ -1033,22 +1054,28 @@ impl BlobStore {
 
 	/// Deletes pending blobs whose registration did not come in time; returns their hashes.
 	pub fn expire_pending(&self, now_ms: u64) -> Result<Vec<CiphertextHash>, StoreError> {
-		let mut expired = Vec::new();
+		let is_expired = |meta: &BlobMeta| matches!(meta.state, BlobState::Pending { expires_at_ms } if expires_at_ms <= now_ms);
+		let mut candidates = Vec::new();
 		for item in self.db.iterator_cf(self.cf(CF_META), rocksdb::IteratorMode::Start) {
 			let (key, value) = item?;
 			let meta = BlobMeta::decode(&mut &value[..]).map_err(|e| StoreError::BadMetadata(e.to_string()))?;
-			if let BlobState::Pending { expires_at_ms } = meta.state {
-				if expires_at_ms <= now_ms {
-					expired.push(H256::from_slice(&key));
-				}
+			if is_expired(&meta) {
+				candidates.push(H256::from_slice(&key));
 			}
 		}
-		for hash in &expired {
+		let mut expired = Vec::new();
+		for hash in candidates {
+			let _names = self.names.lock().expect("names lock");
+			// Pinned or purged since the look above: not this sweep's to delete.
+			if !self.meta(&hash)?.is_some_and(|meta| is_expired(&meta)) {
+				continue;
+			}
 			let mut batch = WriteBatch::default();
 			batch.delete_cf(self.cf(CF_META), hash.as_bytes());
-			self.delete_bytes(hash, &mut batch);
-			self.write_ending_pending(batch, &[*hash])?;
-			self.remove_file(hash);
+			self.delete_bytes(&hash, &mut batch);
+			self.write_ending_pending(batch, &[hash])?;
+			self.remove_file(&hash);
+			expired.push(hash);
 		}
 		Ok(expired)
 	}
@@ -1160,6 +1187,7 @@ impl BlobStore {
 	/// Drops a local copy found corrupt (metadata and chunks), so that replication fetches it
 	/// again; returns whether the blob was pinned (and so must be fetched again).
 	pub fn discard_corrupt(&self, hash: &CiphertextHash) -> Result<bool, StoreError> {
+		let _names = self.names.lock().expect("names lock");
 		let Some(meta) = self.meta(hash)? else { return Ok(false) };
 		if let BlobState::Purged { .. } = meta.state {
 			return Ok(false);

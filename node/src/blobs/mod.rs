@@ -1,6 +1,7 @@
 //! The node's side of the off-chain ciphertext store.
 //!
-//! `phr-blob-store` is the RocksDB database; this module wires it to the chain and the network:
+//! `phr-blob-store` is the store (a RocksDB database and a file per ciphertext); this module wires it
+//! to the chain and the network:
 //! - [`rpc`]: the `phr_` JSON-RPC namespace (signed uploads, fetches checked against the chain's
 //!   access rules at the finalized block, wrapped keys, status, read receipts);
 //! - [`lifecycle`]: follows finality: pins what registrations made final, purges what erasures made

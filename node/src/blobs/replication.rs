@@ -226,23 +226,34 @@ async fn fetch_from(blobs: &Blobs, peer: PeerId, hash: CiphertextHash) -> Result
 	let Some(upload) = store.begin_upload(hash, size)? else {
 		return Ok(()); // stored meanwhile
 	};
-	let result = async {
-		store.put_chunk(upload, 0, &first)?;
-		for index in 1..chunks {
-			match ask(blobs, peer, WireRequest::Chunk { hash, index }).await? {
-				WireResponse::Chunk { bytes, .. } => {
-					store.put_chunk(upload, index, &bytes)?;
-				},
-				_ => return Err(PeerError::Stopped(index).into()),
-			}
+	let upload = Aborting { store, id: upload };
+	store.put_chunk(upload.id, 0, &first)?;
+	for index in 1..chunks {
+		match ask(blobs, peer, WireRequest::Chunk { hash, index }).await? {
+			WireResponse::Chunk { bytes, .. } => {
+				store.put_chunk(upload.id, index, &bytes)?;
+			},
+			_ => return Err(PeerError::Stopped(index).into()),
 		}
-		Ok::<_, BlobError>(store.finish_upload(upload, now_ms())?)
 	}
-	.await;
-	if result.is_err() {
-		let _ = store.abort_upload(upload);
+	store.finish_upload(upload.id, now_ms())?;
+	Ok(())
+}
+
+/// The node's own upload of a fetched ciphertext, aborted when dropped unless it finished: a fetch
+/// that fails, or whose future is dropped (the reader whose fetch asked for it went away), leaves
+/// no upload behind to hold the hash and its file. (The node's own uploads are never abandoned
+/// for idleness, as clients' are.)
+struct Aborting<'a> {
+	store: &'a BlobStore,
+	id: u64,
+}
+
+impl Drop for Aborting<'_> {
+	fn drop(&mut self) {
+		// A finished upload is no longer in progress: nothing to abort, and the call says so.
+		let _ = self.store.abort_upload(self.id);
 	}
-	result.map(|_| ())
 }
 
 /// The member nodes to ask, this node excluded, from the finalized member list.
@@ -494,6 +505,26 @@ mod tests {
 			store.wrapped_key(3, &[5; 32]).unwrap(),
 			store.verify_blob(hash).unwrap(),
 		)
+	}
+
+	#[test]
+	fn a_fetch_dropped_midway_leaves_no_upload_and_a_finished_one_stays_stored() {
+		let dir = tempfile::tempdir().unwrap();
+		let store = BlobStore::open(dir.path(), StoreConfig::default()).unwrap();
+		let data = vec![7u8; CHUNK_SIZE + 10];
+		let hash = phr_primitives::ciphertext_hash(&data);
+		{
+			let upload = Aborting { store: &store, id: store.begin_upload(hash, data.len() as u64).unwrap().unwrap() };
+			store.put_chunk(upload.id, 0, &data[..CHUNK_SIZE]).unwrap();
+			// Dropped here, as a fetch whose reader went away.
+		}
+		assert_eq!(store.summary().unwrap().uploads_in_progress, 0);
+		let upload = Aborting { store: &store, id: store.begin_upload(hash, data.len() as u64).unwrap().expect("not held by a stale upload") };
+		store.put_chunk(upload.id, 0, &data[..CHUNK_SIZE]).unwrap();
+		store.put_chunk(upload.id, 1, &data[CHUNK_SIZE..]).unwrap();
+		store.finish_upload(upload.id, 0).unwrap();
+		drop(upload);
+		assert_eq!(store.read_blob(&hash).unwrap(), data);
 	}
 
 	/// 10^6 malformed `/phr/blob/1` messages, each a mutation of a valid request or answer: every
