@@ -24,6 +24,8 @@ pub enum BlobError {
 	MissingBlock(u32),
 	#[error(transparent)]
 	Peer(#[from] PeerError),
+	#[error("a store call on the blocking pool stopped: {0}")]
+	Stopped(String),
 	#[error("a peer's request does not decode: {0}")]
 	UndecodableRequest(codec::Error),
 	#[error("a peer's request went to the wrong handler ({0})")]

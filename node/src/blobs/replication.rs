@@ -227,17 +227,29 @@ async fn fetch_from(blobs: &Blobs, peer: PeerId, hash: CiphertextHash) -> Result
 		return Ok(()); // stored meanwhile
 	};
 	let upload = Aborting { store, id: upload };
-	store.put_chunk(upload.id, 0, &first)?;
+	let id = upload.id;
+	on_blocking_pool(store, move |store| store.put_chunk(id, 0, &first)).await?;
 	for index in 1..chunks {
 		match ask(blobs, peer, WireRequest::Chunk { hash, index }).await? {
 			WireResponse::Chunk { bytes, .. } => {
-				store.put_chunk(upload.id, index, &bytes)?;
+				on_blocking_pool(store, move |store| store.put_chunk(id, index, &bytes)).await?;
 			},
 			_ => return Err(PeerError::Stopped(index).into()),
 		}
 	}
-	store.finish_upload(upload.id, now_ms())?;
+	on_blocking_pool(store, move |store| store.finish_upload(id, now_ms())).await?;
 	Ok(())
+}
+
+/// Runs a store call on tokio's blocking pool: a chunk's write and hash, or an acknowledgement's
+/// syncs, do not hold up the async workers that serve the network and the RPC meanwhile.
+async fn on_blocking_pool<T: Send + 'static>(
+	store: &Arc<BlobStore>,
+	call: impl FnOnce(&BlobStore) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, BlobError> {
+	let store = store.clone();
+	let outcome = tokio::task::spawn_blocking(move || call(&store)).await;
+	Ok(outcome.map_err(|e| BlobError::Stopped(e.to_string()))??)
 }
 
 /// The node's own upload of a fetched ciphertext, aborted when dropped unless it finished: a fetch
