@@ -433,21 +433,26 @@ fn chunk_key(hash: &H256, index: u32) -> Vec<u8> {
 	key
 }
 
-/// The name of a ciphertext's file: its hash in lower-case hex.
+/// The name of a ciphertext's file: its hash in lower-case hex, without `0x`.
 fn file_name(hash: &H256) -> String {
-	hash.as_bytes().iter().map(|byte| format!("{byte:02x}")).collect()
+	format!("{hash:x}")
 }
 
-/// The hash a ciphertext file is named by, if `name` is such a name.
+/// The hash a ciphertext file is named by, if `name` is such a name (exactly as [`file_name`]
+/// spells it).
 fn hash_of_file_name(name: &str) -> Option<H256> {
-	if name.len() != 64 || !name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-		return None;
+	let spelled = name.len() == 64 && name.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+	spelled.then(|| name.parse().ok()).flatten()
+}
+
+/// Removes `path`; one that is already gone is no failure, and any other is logged.
+fn remove_logged(path: &Path) {
+	match std::fs::remove_file(path) {
+		Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+			log::warn!(target: "phr::blobs", "could not remove {}: {error}", path.display())
+		},
+		_ => {},
 	}
-	let mut hash = [0u8; 32];
-	for (i, byte) in hash.iter_mut().enumerate() {
-		*byte = u8::from_str_radix(&name[2 * i..2 * i + 2], 16).ok()?;
-	}
-	Some(H256(hash))
 }
 
 fn key_prefix(record: RecordId, recipient: &[u8; 32]) -> Vec<u8> {
@@ -650,22 +655,13 @@ impl BlobStore {
 	/// Removes the ciphertext file of `hash`, if any. A failure is logged, not returned: the
 	/// database no longer lists the file, so it is never served, and `open` removes it.
 	fn remove_file(&self, hash: &H256) {
-		match std::fs::remove_file(self.file_path(hash)) {
-			Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-				log::warn!(target: "phr::blobs", "could not remove the file of ciphertext {hash:?}: {error}")
-			},
-			_ => {},
-		}
+		remove_logged(&self.file_path(hash));
 	}
 
-	/// Removes the file of upload `id` (in progress, abandoned or refused).
+	/// Removes the file of upload `id` (in progress, abandoned or refused), if any; as
+	/// [`BlobStore::remove_file`], a failure is logged and `open` removes it.
 	fn remove_incoming(&self, id: u64) {
-		match std::fs::remove_file(self.incoming_path(id)) {
-			Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-				log::warn!(target: "phr::blobs", "could not remove the file of upload {id:016x}: {error}")
-			},
-			_ => {},
-		}
+		remove_logged(&self.incoming_path(id));
 	}
 
 	fn file_path(&self, hash: &H256) -> PathBuf {

@@ -564,3 +564,14 @@ fn one_account_holds_a_bounded_number_of_unregistered_bytes_even_across_a_restar
 	let store = open(&dir);
 	assert_eq!((store.pending_bytes_of(&alice), store.pending_bytes_of(&bob)), (0, 0), "nothing left after a restart");
 }
+
+#[test]
+fn ciphertext_file_names_have_one_spelling() {
+	let hash = ciphertext_hash(b"named");
+	let name = file_name(&hash);
+	assert_eq!(name.len(), 64);
+	assert_eq!(hash_of_file_name(&name), Some(hash));
+	for other in [format!("0x{name}"), name.to_uppercase(), name[..63].to_string(), format!("{name}0"), "README".into()] {
+		assert_eq!(hash_of_file_name(&other), None, "{other}");
+	}
+}
